@@ -1,0 +1,113 @@
+"""The one error a user sees for a bad config, and the checks that raise it.
+
+Every message is one line naming the key, the value and what is allowed::
+
+    scheduler.gamma=-0.1: expected a number > 0
+
+The checks are plain Python (no torch), so a typo costs a fraction of a second.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+
+def show(value: Any) -> str:
+    """A value as a user would write it on the command line."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, str):
+        return value if value and " " not in value else repr(value)
+    if isinstance(value, (list, tuple)):
+        return "[" + ",".join(show(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return "{" + ",".join(f"{k}:{show(v)}" for k, v in value.items()) + "}"
+    return repr(value)
+
+
+class ConfigError(ValueError):
+    """A config value that is not allowed."""
+
+    def __init__(self, key: str, value: Any, expected: str):
+        self.key, self.value, self.expected = key, value, expected
+        super().__init__(f"{key}={show(value)}: {expected}")
+
+    def under(self, prefix: str) -> ConfigError:
+        """The same error, with its key placed under `prefix` (e.g. `gamma` -> `scheduler.gamma`)."""
+        key = f"{prefix}.{self.key}" if prefix else self.key
+        return ConfigError(key, self.value, self.expected)
+
+
+def _bound_text(gt, ge, lt, le) -> str:
+    parts = [f"> {gt}" if gt is not None else "", f">= {ge}" if ge is not None else "",
+             f"< {lt}" if lt is not None else "", f"<= {le}" if le is not None else ""]
+    return " and ".join(p for p in parts if p)
+
+
+def _within(x: float, gt, ge, lt, le) -> bool:
+    return ((gt is None or x > gt) and (ge is None or x >= ge)
+            and (lt is None or x < lt) and (le is None or x <= le))
+
+
+def number(key: str, value: Any, *, gt=None, ge=None, lt=None, le=None) -> float:
+    """A real number (ints allowed, booleans not), optionally bounded."""
+    bounds = _bound_text(gt, ge, lt, le)
+    expected = "expected a number" + (f" {bounds}" if bounds else "")
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ConfigError(key, value, expected)
+    if value != value or value in (float("inf"), float("-inf")) or not _within(value, gt, ge, lt, le):
+        raise ConfigError(key, value, expected)
+    return float(value)
+
+
+def integer(key: str, value: Any, *, gt=None, ge=None, lt=None, le=None) -> int:
+    """A whole number, optionally bounded (a float such as 3.0 is not accepted)."""
+    bounds = _bound_text(gt, ge, lt, le)
+    expected = "expected an integer" + (f" {bounds}" if bounds else "")
+    if isinstance(value, bool) or not isinstance(value, int) or not _within(value, gt, ge, lt, le):
+        raise ConfigError(key, value, expected)
+    return value
+
+
+def boolean(key: str, value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise ConfigError(key, value, "expected true or false")
+    return value
+
+
+def choice(key: str, value: Any, options: Iterable[str]) -> str:
+    options = tuple(options)
+    if value not in options:
+        raise ConfigError(key, value, "expected one of " + ", ".join(options))
+    return value
+
+
+def text(key: str, value: Any) -> str:
+    if not isinstance(value, str) or not value:
+        raise ConfigError(key, value, "expected a non-empty string")
+    return value
+
+
+def sorted_integers(key: str, value: Any, *, ge=None) -> list[int]:
+    """A strictly increasing list of integers (milestones, boundaries)."""
+    if not isinstance(value, Sequence) or isinstance(value, str):
+        raise ConfigError(key, value, "expected a list of integers")
+    items = [integer(key, v, ge=ge) for v in value]
+    if any(b <= a for a, b in zip(items, items[1:])):
+        raise ConfigError(key, value, "expected strictly increasing integers")
+    return items
+
+
+def known_keys(node: dict, allowed: Iterable[str], where: str, prefix: str = "") -> None:
+    """Reject keys of `node` that are not in `allowed` (a typo, or an option of another choice).
+
+    `where` names the choice in the message (``data=digits``); `prefix` is the node's own key.
+    """
+    allowed = tuple(allowed)
+    for key in node:
+        if key not in allowed:
+            raise ConfigError(f"{prefix}.{key}" if prefix else key, node[key],
+                              f"unknown key for {where}; allowed: " + ", ".join(allowed))

@@ -1,0 +1,139 @@
+"""The schedule of a run: warmup joined to the main schedule, on the run's clock.
+
+At optimizer step ``s`` with a warmup of ``W`` steps::
+
+    factor(s) = main(0) * warmup(s)      for s < W   (warmup ramps to where the main schedule starts)
+    factor(s) = main(time(s - W))        for s >= W  (the main schedule from its own beginning)
+
+``time`` maps steps to the main schedule's unit and interval (see ``clock``). The lr of every
+parameter group at step ``s`` is its base lr times ``factor(s)``.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable
+from typing import Any
+
+from lrframe.errors import ConfigError, choice, integer, known_keys, number
+from lrframe.schedules import warmup as warmups
+from lrframe.schedules.base import Schedule
+from lrframe.schedules.clock import UNITS, Clock
+
+INTERVALS = ("step", "epoch")
+CLOCK_KEYS = ("name", "interval", "unit")
+
+
+class RunSchedule:
+    """The lr multiplier, and momentum where scheduled, at every optimizer step of a run."""
+
+    def __init__(self, main: Schedule, time: Callable[[int], float],
+                 warmup: Schedule | None = None, warmup_steps: int = 0):
+        self.main, self.time = main, time
+        self.warmup, self.warmup_steps = warmup, warmup_steps
+        self._main_momentum = getattr(main, "momentum", None)
+
+    def __call__(self, step: int) -> float:
+        if step < self.warmup_steps:
+            return self.main(0) * self.warmup(step)
+        return self.main(self.time(step - self.warmup_steps))
+
+    @property
+    def schedules_momentum(self) -> bool:
+        return self._main_momentum is not None
+
+    def momentum(self, step: int) -> float:
+        """The scheduled momentum (held at the main schedule's first value during warmup)."""
+        return self._main_momentum(self.time(max(step - self.warmup_steps, 0)))
+
+    @property
+    def observes_metric(self) -> bool:
+        return hasattr(self.main, "observe")
+
+    def observe(self, step: int, metrics: dict[str, float]) -> None:
+        """Feed validation metrics (``val/loss``, ``val/acc``) to a history-dependent schedule.
+
+        Metrics reported during warmup are ignored: the main schedule has not started yet.
+        """
+        if self.observes_metric and step >= self.warmup_steps:
+            self.main.observe(metrics)
+
+    def state_dict(self) -> dict[str, Any]:
+        """Plain containers only; closed-form schedules have no state beyond the step counter."""
+        return self.main.state_dict() if hasattr(self.main, "state_dict") else {}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        if hasattr(self.main, "load_state_dict"):
+            self.main.load_state_dict(state)
+
+
+def warmup_steps(node: dict, clock: Clock) -> int:
+    """The warmup length in optimizer steps: ``warmup.steps`` if set, else ``warmup.epochs``."""
+    if node.get("name", "none") == "none":
+        return 0
+    if node.get("steps") is not None:
+        steps = integer("warmup.steps", node["steps"], ge=0)
+        key, value = "warmup.steps", node["steps"]
+    else:
+        epochs = number("warmup.epochs", node.get("epochs"), ge=0)
+        steps = clock.to_steps(epochs, "epoch")
+        key, value = "warmup.epochs", node["epochs"]
+    if steps >= clock.total_steps:
+        raise ConfigError(key, value, f"expected a warmup shorter than the run ({clock.total_steps} steps)")
+    return steps
+
+
+def build_warmup(node: dict, clock: Clock) -> tuple[Schedule | None, int]:
+    name = choice("warmup.name", node.get("name"), ("none", *warmups.SHAPES))
+    known_keys(node, ("name", "steps", "epochs", "start_factor"), f"warmup={name}", "warmup")
+    steps = warmup_steps(node, clock)
+    if name == "none" or steps == 0:
+        return None, 0
+    try:
+        return warmups.SHAPES[name](start_factor=node.get("start_factor"), steps=steps), steps
+    except ConfigError as error:
+        raise error.under("warmup") from None
+
+
+def main_arguments(constructor, node: dict, *, length: float, unit: str, lr: float) -> dict:
+    """The constructor's keyword arguments from a scheduler node, durations resolved.
+
+    ``length`` is the main schedule's share of the run, in ``unit``.
+    """
+    params = inspect.signature(constructor).parameters
+    configurable = [p for p in params if p != "lr"]
+    known_keys(node, (*CLOCK_KEYS, *configurable), f"scheduler={node['name']}")
+    kwargs = {}
+    for name in configurable:
+        if name not in node:
+            raise ConfigError(name, None, f"missing; scheduler={node['name']} needs it")
+        value = node[name]
+        if value is None and name in constructor.to_end:
+            value = length
+        elif name in constructor.covers_run and isinstance(value, (int, float)) and 0 < value < length:
+            raise ConfigError(name, value, f"shorter than the run ({length:g} {unit}s after warmup); "
+                                           "set it to null to last to the end")
+        kwargs[name] = value
+    if "lr" in params:
+        kwargs["lr"] = lr
+    return kwargs
+
+
+def build_run_schedule(scheduler: dict, warmup: dict, clock: Clock, lr: float,
+                       catalogue: dict[str, Callable[..., Schedule]]) -> RunSchedule:
+    """Build the run's schedule from the ``scheduler`` and ``warmup`` config nodes.
+
+    Raises ConfigError with keys under ``scheduler.`` / ``warmup.``.
+    """
+    warmup_fn, steps = build_warmup(warmup, clock)
+    name = choice("scheduler.name", scheduler.get("name"), catalogue)
+    try:
+        interval = choice("interval", scheduler.get("interval"), INTERVALS)
+        unit = scheduler.get("unit") or interval
+        choice("unit", unit, UNITS)
+        constructor = catalogue[name]
+        length = clock.in_unit(clock.total_steps - steps, unit)
+        main = constructor(**main_arguments(constructor, scheduler, length=length, unit=unit, lr=lr))
+    except ConfigError as error:
+        raise error.under("scheduler") from None
+    return RunSchedule(main, clock.timer(unit, interval), warmup_fn, steps)
