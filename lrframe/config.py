@@ -1,0 +1,259 @@
+"""Validation of the composed config, before torch or Lightning is imported.
+
+``validate(cfg)`` checks every group against the schema below and returns a ``Plan``: the config
+as plain Python containers plus what the run is made of once durations are resolved (data sizes,
+the clock of optimizer steps, the effective learning rate). Every problem is a ``ConfigError``
+whose message is one line naming the key, the value and what is allowed.
+
+Defaults live in the YAML files under ``conf/``; this module only says what is allowed.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from lrframe import datasets
+from lrframe.errors import ConfigError, boolean, choice, integer, known_keys, number
+from lrframe.schedules import RunSchedule, run_schedule
+from lrframe.schedules.clock import Clock, steps_per_epoch
+
+GROUPS = ("data", "model", "init", "optimizer", "scheduler", "warmup", "trainer", "logger", "checkpoint",
+          "task")
+TOP_LEVEL = (*GROUPS, "seed", "resume")
+
+DATASETS = {"digits": (), "npz": ("path",)}
+DATA_KEYS = ("name", "batch_size", "val_fraction", "split_seed", "shuffle", "drop_last")
+
+#: activation name -> torch.nn class name
+ACTIVATIONS = {"relu": "ReLU", "leaky_relu": "LeakyReLU", "tanh": "Tanh", "sigmoid": "Sigmoid",
+               "gelu": "GELU", "silu": "SiLU"}
+
+#: initialization scheme -> the options it takes (see lrframe.init)
+INIT_SCHEMES = {
+    "default": (),
+    "xavier_uniform": ("gain",),
+    "xavier_normal": ("gain",),
+    "kaiming_uniform": ("mode", "nonlinearity"),
+    "kaiming_normal": ("mode", "nonlinearity"),
+    "normal": ("mean", "std"),
+    "uniform": ("a", "b"),
+    "zeros": (),
+}
+INIT_NONLINEARITIES = ("relu", "leaky_relu", "tanh", "sigmoid", "linear", "selu")
+
+#: optimizer name -> (torch.optim class name, its arguments that configs may set)
+OPTIMIZERS = {
+    "sgd": ("SGD", ("lr", "momentum", "dampening", "weight_decay", "nesterov")),
+    "adam": ("Adam", ("lr", "betas", "eps", "weight_decay", "amsgrad")),
+    "adamw": ("AdamW", ("lr", "betas", "eps", "weight_decay", "amsgrad")),
+    "adagrad": ("Adagrad", ("lr", "lr_decay", "weight_decay", "initial_accumulator_value", "eps")),
+    "rmsprop": ("RMSprop", ("lr", "alpha", "eps", "weight_decay", "momentum", "centered")),
+}
+OPTIMIZER_KEYS = ("name", "lr_scaling", "base_batch_size")
+LR_SCALING = {"none": lambda ratio: 1.0, "linear": lambda ratio: ratio, "sqrt": math.sqrt}
+
+#: Trainer arguments a config may set. lrframe sets logger, callbacks and checkpointing itself
+#: (the `logger` and `checkpoint` groups), and plans the schedule on max_epochs/max_steps, so
+#: arguments that change the number of training steps some other way are not offered.
+TRAINER_ARGS = ("accelerator", "strategy", "devices", "precision", "max_epochs", "max_steps",
+                "accumulate_grad_batches", "log_every_n_steps", "gradient_clip_val",
+                "gradient_clip_algorithm", "check_val_every_n_epoch", "num_sanity_val_steps",
+                "limit_val_batches", "deterministic", "benchmark", "inference_mode", "detect_anomaly",
+                "enable_progress_bar", "enable_model_summary", "max_time", "profiler")
+
+LOGGERS = ("tensorboard", "none")
+TASKS = {"fit": ()}
+
+
+@dataclass(frozen=True)
+class Plan:
+    """A validated run: the config as plain containers and the numbers derived from it."""
+
+    config: dict
+    train_size: int
+    val_size: int
+    global_batch: int
+    clock: Clock
+    lr_scale: float
+
+    @property
+    def lr(self) -> float:
+        """The optimizer's effective learning rate: ``optimizer.lr`` times the batch-size scaling."""
+        return self.config["optimizer"]["lr"] * self.lr_scale
+
+    def schedule(self, lr: float | None = None) -> RunSchedule:
+        """The run's schedule, for a base lr of ``lr`` (the effective lr by default)."""
+        return run_schedule(self.config["scheduler"], self.config["warmup"], self.clock, lr or self.lr)
+
+
+def _node(cfg: dict, key: str) -> dict:
+    node = cfg.get(key)
+    if not isinstance(node, dict):
+        raise ConfigError(key, node, "expected a config group (pick one with " + f"{key}=NAME)")
+    return node
+
+
+def _check_data(node: dict) -> tuple[int, int]:
+    name = choice("data.name", node.get("name"), DATASETS)
+    known_keys(node, (*DATA_KEYS, *DATASETS[name]), f"data={name}", "data")
+    integer("data.batch_size", node.get("batch_size"), ge=1)
+    number("data.val_fraction", node.get("val_fraction"), gt=0, lt=1)
+    integer("data.split_seed", node.get("split_seed"), ge=0)
+    boolean("data.shuffle", node.get("shuffle"))
+    boolean("data.drop_last", node.get("drop_last"))
+    train, val = datasets.split_sizes(datasets.dataset_length(node), node["val_fraction"])
+    if train < 1 or val < 1:
+        raise ConfigError("data.val_fraction", node["val_fraction"],
+                          f"leaves no training or no validation samples out of {train + val}")
+    return train, val
+
+
+def _check_model(node: dict) -> None:
+    choice("model.name", node.get("name"), ("mlp",))
+    known_keys(node, ("name", "hidden", "activation"), "model=mlp", "model")
+    hidden = node.get("hidden")
+    if not isinstance(hidden, list):
+        raise ConfigError("model.hidden", hidden, "expected a list of layer widths, e.g. [256,256]")
+    for width in hidden:
+        integer("model.hidden", width, ge=1)
+    choice("model.activation", node.get("activation"), ACTIVATIONS)
+
+
+def _check_init(node: dict) -> None:
+    name = choice("init.name", node.get("name"), INIT_SCHEMES)
+    known_keys(node, ("name", "bias", *INIT_SCHEMES[name]), f"init={name}", "init")
+    choice("init.bias", node.get("bias"), ("zeros", "default"))
+    if "gain" in node:
+        number("init.gain", node["gain"], gt=0)
+    if "mode" in node:
+        choice("init.mode", node["mode"], ("fan_in", "fan_out"))
+    if node.get("nonlinearity") is not None:
+        choice("init.nonlinearity", node["nonlinearity"], INIT_NONLINEARITIES)
+    if "std" in node:
+        number("init.mean", node.get("mean"))
+        number("init.std", node["std"], gt=0)
+    if "a" in node:
+        low = number("init.a", node["a"])
+        number("init.b", node.get("b"), gt=low)
+
+
+def _check_optimizer(node: dict) -> None:
+    name = choice("optimizer.name", node.get("name"), OPTIMIZERS)
+    known_keys(node, (*OPTIMIZER_KEYS, *OPTIMIZERS[name][1]), f"optimizer={name}", "optimizer")
+    for key in OPTIMIZERS[name][1]:
+        if key not in node:
+            raise ConfigError(f"optimizer.{key}", None, f"missing; optimizer={name} needs it")
+    number("optimizer.lr", node["lr"], gt=0)
+    choice("optimizer.lr_scaling", node.get("lr_scaling"), LR_SCALING)
+    integer("optimizer.base_batch_size", node.get("base_batch_size"), ge=1)
+    checks = {
+        "momentum": lambda k, v: number(k, v, ge=0, lt=1),
+        "dampening": lambda k, v: number(k, v, ge=0, le=1),
+        "weight_decay": lambda k, v: number(k, v, ge=0),
+        "eps": lambda k, v: number(k, v, gt=0),
+        "alpha": lambda k, v: number(k, v, ge=0, lt=1),
+        "lr_decay": lambda k, v: number(k, v, ge=0),
+        "initial_accumulator_value": lambda k, v: number(k, v, ge=0),
+        "nesterov": boolean, "amsgrad": boolean, "centered": boolean,
+        "betas": _check_betas,
+    }
+    for key in OPTIMIZERS[name][1]:
+        if key in checks:
+            checks[key](f"optimizer.{key}", node[key])
+    if node.get("nesterov") and (node["momentum"] <= 0 or node["dampening"] != 0):
+        raise ConfigError("optimizer.nesterov", True, "needs optimizer.momentum > 0 and optimizer.dampening=0")
+
+
+def _check_betas(key: str, value: Any) -> None:
+    expected = "expected two numbers [beta1,beta2], each >= 0 and < 1"
+    if not isinstance(value, (list, tuple)) or len(value) != 2:
+        raise ConfigError(key, value, expected)
+    try:
+        for beta in value:
+            number(key, beta, ge=0, lt=1)
+    except ConfigError:
+        raise ConfigError(key, value, expected) from None
+
+
+def _check_trainer(node: dict) -> tuple[int | None, int, int, int]:
+    known_keys(node, TRAINER_ARGS, "trainer (lrframe sets logger, callbacks and checkpointing itself)",
+               "trainer")
+    max_epochs = node.get("max_epochs")
+    max_steps = node.get("max_steps", -1)
+    if max_epochs is not None:
+        integer("trainer.max_epochs", max_epochs, ge=1)
+    if max_steps != -1:
+        integer("trainer.max_steps", max_steps, ge=1)
+    if max_epochs is None and max_steps == -1:
+        raise ConfigError("trainer.max_epochs", None, "set trainer.max_epochs or trainer.max_steps")
+    accumulate = integer("trainer.accumulate_grad_batches", node.get("accumulate_grad_batches", 1), ge=1)
+    integer("trainer.log_every_n_steps", node.get("log_every_n_steps"), ge=1)
+    integer("trainer.check_val_every_n_epoch", node.get("check_val_every_n_epoch", 1), ge=1)
+    if node.get("gradient_clip_val") is not None:
+        number("trainer.gradient_clip_val", node["gradient_clip_val"], gt=0)
+    devices = node.get("devices", 1)
+    if devices != "auto":
+        integer("trainer.devices", devices, ge=1)
+    return max_epochs, max_steps, accumulate, 1 if devices == "auto" else devices
+
+
+def _check_resume(value: Any) -> None:
+    if value is None or value == "auto":
+        return
+    if not isinstance(value, str):
+        raise ConfigError("resume", value, "expected null, auto, or the path of a checkpoint")
+    if not Path(value).is_file():
+        raise ConfigError("resume", value, "checkpoint file not found")
+
+
+def _plain(cfg: Any) -> dict:
+    """A composed DictConfig as plain containers, with missing (???) values reported by key."""
+    from omegaconf import OmegaConf
+    from omegaconf.errors import MissingMandatoryValue, OmegaConfBaseException
+
+    try:
+        return OmegaConf.to_container(cfg, resolve=True, throw_on_missing=True)
+    except MissingMandatoryValue as error:
+        raise ConfigError(error.full_key, "???", "required: set it on the command line") from None
+    except OmegaConfBaseException as error:
+        raise ConfigError(error.full_key, None, " ".join(str(error).splitlines()[:1])) from None
+
+
+def validate(cfg: Any) -> Plan:
+    """Check a composed config (a DictConfig or plain dict) and derive the run's plan."""
+    if not isinstance(cfg, dict):
+        cfg = _plain(cfg)
+    known_keys(cfg, TOP_LEVEL, "the config")
+    for group in GROUPS:
+        _node(cfg, group)
+    integer("seed", cfg.get("seed"), ge=0)
+    _check_resume(cfg.get("resume"))
+    train_size, val_size = _check_data(cfg["data"])
+    _check_model(cfg["model"])
+    _check_init(cfg["init"])
+    _check_optimizer(cfg["optimizer"])
+    max_epochs, max_steps, accumulate, devices = _check_trainer(cfg["trainer"])
+    choice("logger.name", cfg["logger"].get("name"), LOGGERS)
+    known_keys(cfg["logger"], ("name",), "logger", "logger")
+    known_keys(cfg["checkpoint"], ("every_n_steps",), "checkpoint", "checkpoint")
+    integer("checkpoint.every_n_steps", cfg["checkpoint"].get("every_n_steps"), ge=0)
+    task = choice("task.name", cfg["task"].get("name"), TASKS)
+    known_keys(cfg["task"], ("name", *TASKS[task]), f"task={task}", "task")
+
+    batch = cfg["data"]["batch_size"]
+    per_epoch = steps_per_epoch(train_size=train_size, batch_size=batch, drop_last=cfg["data"]["drop_last"],
+                                accumulate=accumulate, devices=devices)
+    if per_epoch == 0:
+        raise ConfigError("data.batch_size", batch,
+                          f"larger than the training set ({train_size} samples) with data.drop_last=true")
+    limits = ([max_epochs * per_epoch] if max_epochs else []) + ([max_steps] if max_steps > 0 else [])
+    total = min(limits)  # Lightning stops at whichever limit comes first
+    global_batch = batch * accumulate * devices
+    optimizer = cfg["optimizer"]
+    lr_scale = LR_SCALING[optimizer["lr_scaling"]](global_batch / optimizer["base_batch_size"])
+    plan = Plan(cfg, train_size, val_size, global_batch, Clock(per_epoch, total), lr_scale)
+    plan.schedule()  # builds (and so checks) the scheduler and warmup nodes
+    return plan

@@ -1,0 +1,123 @@
+"""Validation of composed configs: every bad input is one line naming key, value and what is allowed."""
+
+import re
+
+import numpy as np
+import pytest
+
+from conftest import CONFIG_DIR, compose_config, make_plan
+from lrframe.cli import check
+from lrframe.config import TRAINER_ARGS, validate
+from lrframe.errors import ConfigError
+
+BAD_CONFIGS = [
+    (["scheduler=cosin"], r"^scheduler=cosin: no such option; expected one of .*cosine.*step"),
+    (["optimizer=sgdd"], r"^optimizer=sgdd: no such option; expected one of .*adam.*sgd"),
+    (["scheduler.T_maxx=3"], r"^scheduler\.T_maxx=3: unknown key; allowed: .*T_max"),
+    (["+scheduler.foo=1"], r"^scheduler\.foo=1: unknown key for scheduler=cosine; allowed: .*eta_min"),
+    (["+data.bach_size=3"], r"^data\.bach_size=3: unknown key for data=digits"),
+    (["+trainer.logger=x"], r"^trainer\.logger=x: unknown key for trainer \(lrframe sets logger"),
+    (["optimizer.lr=-1"], r"^optimizer\.lr=-1: expected a number > 0$"),
+    (["optimizer.lr=0"], r"^optimizer\.lr=0: expected a number > 0$"),
+    (["optimizer.lr=abc"], r"^optimizer\.lr=abc: expected a number > 0$"),
+    (["optimizer.momentum=1.0"], r"^optimizer\.momentum=1\.0: expected a number >= 0 and < 1$"),
+    (["optimizer=adam", "optimizer.betas=[0.9,1.0]"], r"^optimizer\.betas=\[0\.9,1\.0\]: expected two numbers"),
+    (["optimizer=adam", "optimizer.eps=-1e-8"], r"^optimizer\.eps=-1e-08: expected a number > 0$"),
+    (["optimizer.nesterov=true", "optimizer.momentum=0"], r"^optimizer\.nesterov=true: needs optimizer\.momentum > 0"),
+    (["optimizer.lr_scaling=cubic"], r"^optimizer\.lr_scaling=cubic: expected one of none, linear, sqrt$"),
+    (["data.batch_size=0"], r"^data\.batch_size=0: expected an integer >= 1$"),
+    (["data.batch_size=2.5"], r"^data\.batch_size=2\.5: expected an integer >= 1$"),
+    (["data.batch_size=5000", "data.drop_last=true"], r"^data\.batch_size=5000: larger than the training set"),
+    (["data.val_fraction=1.0"], r"^data\.val_fraction=1\.0: expected a number > 0 and < 1$"),
+    (["data.shuffle=maybe"], r"^data\.shuffle=maybe: expected true or false$"),
+    (["data=npz"], r"^data\.path=\?\?\?: required"),
+    (["data=npz", "data.path=/no/such.npz"], r"^data\.path=/no/such\.npz: file not found$"),
+    (["scheduler=step", "scheduler.gamma=0"], r"^scheduler\.gamma=0: expected a number > 0$"),
+    (["scheduler=step", "scheduler.step_size=-2"], r"^scheduler\.step_size=-2: expected a number > 0$"),
+    (["scheduler.interval=batch"], r"^scheduler\.interval=batch: expected one of step, epoch$"),
+    (["scheduler.unit=iteration"], r"^scheduler\.unit=iteration: expected one of step, epoch$"),
+    (["scheduler.T_max=5"], r"^scheduler\.T_max=5: shorter than the run \(437 steps after warmup\)"),
+    (["scheduler.eta_min=0.5"], r"^scheduler\.eta_min=0\.5: expected a number >= 0 and < 0\.1$"),
+    (["warmup.epochs=30"], r"^warmup\.epochs=30: expected a warmup shorter than the run \(460 steps\)$"),
+    (["warmup.steps=-1"], r"^warmup\.steps=-1: expected an integer >= 0$"),
+    (["warmup.start_factor=2"], r"^warmup\.start_factor=2: expected a number >= 0 and <= 1$"),
+    (["trainer.max_epochs=0"], r"^trainer\.max_epochs=0: expected an integer >= 1$"),
+    (["trainer.max_epochs=null"], r"^trainer\.max_epochs=null: set trainer\.max_epochs or trainer\.max_steps$"),
+    (["trainer.accumulate_grad_batches=0"], r"^trainer\.accumulate_grad_batches=0: expected an integer >= 1$"),
+    (["trainer.log_every_n_steps=0"], r"^trainer\.log_every_n_steps=0: expected an integer >= 1$"),
+    (["model.hidden=[256,-1]"], r"^model\.hidden=-1: expected an integer >= 1$"),
+    (["model.activation=softsign"], r"^model\.activation=softsign: expected one of relu, "),
+    (["init.mode=fan_avg"], r"^init\.mode=fan_avg: expected one of fan_in, fan_out$"),
+    (["seed=-1"], r"^seed=-1: expected an integer >= 0$"),
+    (["resume=/no/such.ckpt"], r"^resume=/no/such\.ckpt: checkpoint file not found$"),
+    (["task=train"], r"^task=train: no such option; expected one of fit"),
+    (["scheduler.T_max=${oops}"], r"^scheduler\.T_max=null: .*oops"),
+]
+
+
+@pytest.mark.parametrize("overrides, message", BAD_CONFIGS, ids=lambda v: " ".join(v) if isinstance(v, list) else "")
+def test_bad_config_is_one_line_naming_key_value_and_what_is_allowed(overrides, message):
+    with pytest.raises(Exception) as raised:
+        check(overrides, CONFIG_DIR)
+    text = str(raised.value)
+    assert "\n" not in text
+    assert re.search(message, text), text
+
+
+def test_default_config_is_valid_and_resolves_the_run():
+    plan = make_plan()
+    assert (plan.train_size, plan.val_size) == (1437, 360)
+    assert plan.clock.steps_per_epoch == 23 and plan.clock.total_steps == 460
+    assert plan.lr == 0.1 and plan.global_batch == 64
+
+
+def test_max_steps_shorter_than_the_epochs_ends_the_run_first():
+    plan = make_plan("trainer.max_steps=100")
+    assert plan.clock.total_steps == 100
+
+
+@pytest.mark.parametrize("scaling, factor", [("none", 1.0), ("linear", 4.0), ("sqrt", 2.0)])
+def test_lr_scaling_rule_uses_the_global_batch(scaling, factor):
+    plan = make_plan(f"optimizer.lr_scaling={scaling}", "optimizer.base_batch_size=64", "data.batch_size=128",
+                     "trainer.accumulate_grad_batches=2")
+    assert plan.global_batch == 256
+    assert plan.lr == pytest.approx(0.1 * factor)
+
+
+def test_npz_data_sizes_are_read_from_the_file(tmp_path):
+    path = tmp_path / "mine.npz"
+    np.savez(path, X=np.zeros((100, 3, 4)), y=np.arange(100) % 3)
+    plan = make_plan("data=npz", f"data.path={path}")
+    assert (plan.train_size, plan.val_size) == (80, 20)
+
+
+def test_npz_with_mismatched_arrays_is_rejected(tmp_path):
+    path = tmp_path / "bad.npz"
+    np.savez(path, X=np.zeros((10, 3)), y=np.zeros(9, dtype=int))
+    with pytest.raises(ConfigError, match=r"data\.path=.*expected X of shape \(n, \.\.\.\) and y of shape \(n,\)"):
+        make_plan("data=npz", f"data.path={path}")
+
+
+def test_trainer_arguments_offered_are_real_lightning_arguments():
+    import inspect
+
+    from lightning.pytorch import Trainer
+
+    assert set(TRAINER_ARGS) <= set(inspect.signature(Trainer.__init__).parameters)
+
+
+def test_validation_imports_neither_torch_nor_lightning():
+    import subprocess
+    import sys
+
+    code = ("import sys; sys.path.insert(0, 'tests'); from conftest import make_plan; make_plan(); "
+            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('torch', 'lightning')))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=CONFIG_DIR.parent)
+    assert out.stdout.strip() == "[]", out.stderr
+
+
+def test_validate_accepts_plain_dicts():
+    from omegaconf import OmegaConf
+
+    plan = validate(OmegaConf.to_container(compose_config(), resolve=True))
+    assert plan.clock.total_steps == 460
