@@ -1,0 +1,61 @@
+"""A torch LRScheduler that follows a run's closed-form schedule, so Lightning can step it.
+
+After ``k`` optimizer steps, every parameter group has ``lr = base_lr * schedule(k)`` (and the
+scheduled momentum, where there is one). Its state is the step counter plus, for a
+history-dependent schedule (ReduceLROnPlateau), that schedule's small state: resuming from a
+checkpoint gives exactly the lr the uninterrupted run would have had.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+from lrframe.schedules import RunSchedule
+
+
+def _momentum_key(optimizer: torch.optim.Optimizer) -> str:
+    """Where momentum lives: ``momentum`` (SGD, RMSprop) or ``betas[0]`` (Adam family)."""
+    return "betas" if "betas" in optimizer.defaults else "momentum"
+
+
+class ScheduledLR(torch.optim.lr_scheduler.LRScheduler):
+    """Set each group's lr (and momentum) from ``schedule`` at every optimizer step."""
+
+    def __init__(self, optimizer: torch.optim.Optimizer, schedule: RunSchedule):
+        self.schedule = schedule
+        self.momentum_key = _momentum_key(optimizer)
+        super().__init__(optimizer)
+
+    def get_lr(self) -> list[float]:
+        factor = self.schedule(self.last_epoch)
+        return [base * factor for base in self.base_lrs]
+
+    def step(self, epoch: None = None) -> None:
+        super().step()
+        if self.schedule.schedules_momentum:
+            momentum = self.schedule.momentum(self.last_epoch)
+            for group in self.optimizer.param_groups:
+                if self.momentum_key == "betas":
+                    group["betas"] = (momentum, *group["betas"][1:])
+                else:
+                    group["momentum"] = momentum
+
+    def observe(self, metrics: dict[str, float]) -> None:
+        """Feed validation metrics to the schedule and apply the lr it now gives."""
+        self.schedule.observe(self.last_epoch, metrics)
+        factor = self.schedule(self.last_epoch)
+        for group, base in zip(self.optimizer.param_groups, self.base_lrs):
+            group["lr"] = base * factor
+        self._last_lr = [group["lr"] for group in self.optimizer.param_groups]
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"last_epoch": self.last_epoch, "base_lrs": list(self.base_lrs),
+                "schedule": self.schedule.state_dict()}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        self.last_epoch = state_dict["last_epoch"]
+        self.base_lrs = list(state_dict["base_lrs"])
+        self.schedule.load_state_dict(state_dict["schedule"])
+        self._last_lr = [base * self.schedule(self.last_epoch) for base in self.base_lrs]

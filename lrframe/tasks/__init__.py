@@ -1,0 +1,27 @@
+"""Tasks a run can perform (``task=NAME``); each reuses the same builders.
+
+A task module is imported only when it runs, so validating a config never imports Lightning.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import warnings
+from pathlib import Path
+
+from lrframe.config import Plan
+
+
+def quiet_libraries() -> None:
+    """Keep Lightning's start-up notices (accelerators found, tips) and a known pytree
+    deprecation warning of Lightning 2.6 under torch 2.13 off the console."""
+    logging.getLogger("lightning.pytorch").setLevel(logging.WARNING)
+    warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\)")
+
+
+def run_task(plan: Plan, run_dir: Path) -> dict:
+    """Run ``plan``'s task in ``run_dir``; returns the task's metrics."""
+    task = importlib.import_module(f"lrframe.tasks.{plan.config['task']['name']}")
+    quiet_libraries()  # after the import: importing Lightning sets its logger's level
+    return task.run(plan, run_dir)

@@ -1,0 +1,61 @@
+"""ScheduledLR against torch's own scheduler classes, stepped on a dummy optimizer."""
+
+import pytest
+import torch
+
+from lrframe.lr_scheduler import ScheduledLR
+from lrframe.schedules import Clock, run_schedule
+
+
+def _optimizer(lr=0.1, name="SGD"):
+    param = torch.nn.Parameter(torch.zeros(1))
+    kwargs = {"momentum": 0.9} if name == "SGD" else {}
+    return getattr(torch.optim, name)([param, ], lr=lr, **kwargs)
+
+
+def _lrs(scheduler, steps):
+    out = []
+    for _ in range(steps):
+        out.append(scheduler.optimizer.param_groups[0]["lr"])
+        scheduler.optimizer.step()
+        scheduler.step()
+    return out
+
+
+CLOCK = Clock(steps_per_epoch=10, total_steps=100)
+NO_WARMUP = {"name": "none"}
+
+
+def test_cosine_per_step_equals_torch_cosine_annealing():
+    ours = ScheduledLR(_optimizer(), run_schedule({"name": "cosine", "interval": "step", "T_max": None,
+                                                   "eta_min": 0.001}, NO_WARMUP, CLOCK, lr=0.1))
+    optimizer = _optimizer()
+    torch_lrs = _lrs(torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=100, eta_min=0.001), 100)
+    assert _lrs(ours, 100) == pytest.approx(torch_lrs, rel=1e-6)
+
+
+def test_step_per_epoch_equals_torch_step_lr_stepped_each_epoch():
+    ours = ScheduledLR(_optimizer(), run_schedule({"name": "step", "interval": "epoch", "step_size": 3,
+                                                   "gamma": 0.5}, NO_WARMUP, CLOCK, lr=0.1))
+    optimizer = _optimizer()
+    reference = torch.optim.lr_scheduler.StepLR(optimizer, step_size=3, gamma=0.5)
+    expected = []
+    for _ in range(10):  # epochs
+        expected += [optimizer.param_groups[0]["lr"]] * 10
+        optimizer.step()
+        reference.step()
+    assert _lrs(ours, 100) == pytest.approx(expected, rel=1e-6)
+
+
+def test_state_dict_round_trips_and_holds_only_plain_values():
+    schedule = run_schedule({"name": "cosine", "interval": "step", "T_max": None, "eta_min": 0.0},
+                            NO_WARMUP, CLOCK, lr=0.1)
+    first = ScheduledLR(_optimizer(), schedule)
+    _lrs(first, 37)
+    state = first.state_dict()
+    assert set(state) == {"last_epoch", "base_lrs", "schedule"} and state["last_epoch"] == 37
+
+    second = ScheduledLR(_optimizer(), schedule)
+    second.load_state_dict(state)
+    second.optimizer.param_groups[0]["lr"] = first.optimizer.param_groups[0]["lr"]  # Lightning restores this
+    assert _lrs(second, 63) == _lrs(first, 63)
