@@ -1,0 +1,48 @@
+"""``python train.py`` as a user runs it: real processes, real Hydra run directories."""
+
+import time
+
+import pytest
+
+from conftest import read_metrics, train_cli
+
+BAD = [
+    ["scheduler=cosin"],
+    ["optimizer.lr=-1"],
+    ["scheduler.T_maxx=3"],
+    ["data=npz", "data.path=/no/such.npz"],
+    ["-m", "optimizer.lr=0.1,-0.1"],  # one bad cell stops the whole grid before any job starts
+]
+
+
+@pytest.mark.parametrize("args", BAD, ids=" ".join)
+def test_bad_config_fails_fast_with_one_line_and_leaves_nothing_behind(tmp_path, args):
+    started = time.perf_counter()
+    result = train_cli(*args, cwd=tmp_path)
+    elapsed = time.perf_counter() - started
+    assert result.returncode == 1
+    assert result.stderr.startswith("error: ") and result.stderr.count("\n") == 1, result.stderr
+    assert "Traceback" not in result.stderr + result.stdout
+    assert elapsed < 2.0
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_run_writes_its_directory(tmp_path):
+    result = train_cli("trainer.max_epochs=2", f"hydra.run.dir={tmp_path}/run")
+    assert result.returncode == 0, result.stderr
+    run = tmp_path / "run"
+    for product in ("metrics.json", "checkpoints/last.ckpt", ".hydra/config.yaml"):
+        assert (run / product).is_file(), product
+    assert list((run / "tensorboard").glob("events.out.tfevents.*"))
+    assert "val/acc=" in result.stdout and read_metrics(run)["epochs"] == 2
+
+
+def test_multirun_grid_runs_every_job_in_its_own_directory(tmp_path):
+    result = train_cli("-m", "optimizer.lr=0.01,0.1", "scheduler=cosine,step", "trainer.max_epochs=2",
+                       f"hydra.sweep.dir={tmp_path}")
+    assert result.returncode == 0, result.stderr
+    runs = sorted(path.parent.name for path in tmp_path.glob("*/metrics.json"))
+    assert runs == ["0_optimizer.lr=0.01,scheduler=cosine,trainer.max_epochs=2",
+                    "1_optimizer.lr=0.01,scheduler=step,trainer.max_epochs=2",
+                    "2_optimizer.lr=0.1,scheduler=cosine,trainer.max_epochs=2",
+                    "3_optimizer.lr=0.1,scheduler=step,trainer.max_epochs=2"]
