@@ -59,6 +59,7 @@ def run(plan: Plan, run_dir: Path) -> dict:
         "wall_seconds": round(time.perf_counter() - started, 3),
     }
     (run_dir / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
-    print(f"val/acc={metrics['val/acc']:.4f} val/loss={metrics['val/loss']:.4f} after {fit.global_step} steps "
-          f"({metrics['wall_seconds']:.1f} s); run directory: {run_dir}")
+    shown = " ".join(f"{key}={metrics[key]:.4f}" for key in ("val/acc", "val/loss") if metrics[key] is not None)
+    print(f"{shown or 'no validation ran'} after {fit.global_step} steps ({metrics['wall_seconds']:.1f} s); "
+          f"run directory: {run_dir}")
     return metrics

@@ -66,3 +66,9 @@ def test_same_seed_gives_identical_weights_and_another_seed_does_not(tmp_path):
         weights.append(torch.load(tmp_path / name / "checkpoints" / "last.ckpt", weights_only=True)["state_dict"])
     assert all(torch.equal(weights[0][k], weights[1][k]) for k in weights[0])
     assert not all(torch.equal(weights[0][k], weights[2][k]) for k in weights[0])
+
+
+def test_a_run_without_validation_still_finishes_and_says_so(tmp_path, capsys):
+    fit_in_process(tmp_path, "trainer.max_epochs=2", "trainer.check_val_every_n_epoch=5", "logger=none")
+    assert read_metrics(tmp_path)["val/acc"] is None
+    assert "no validation ran after 46 steps" in capsys.readouterr().out
