@@ -68,3 +68,9 @@ def test_scheduled_lr_state_round_trips_through_a_weights_only_checkpoint(name):
 def test_docstring_examples_run(module):
     failures, tried = doctest.testmod(importlib.import_module(f"lrframe.schedules.{module}"))
     assert failures == 0 and (tried > 0 or module == "base")
+
+
+def test_the_readme_schedule_table_lists_every_scheduler():
+    readme = (CONFIG_DIR.parent / "README.md").read_text()
+    table = readme[readme.index("| `scheduler=` |"):readme.index("![Every schedule family")]
+    assert sorted(line.split("`")[1] for line in table.splitlines()[2:] if line.startswith("| `")) == NAMES
