@@ -258,7 +258,9 @@ def validate(cfg: Any) -> Plan:
     plan = Plan(cfg, train_size, val_size, global_batch, Clock(per_epoch, total), lr_scale)
     if "_target_" in cfg["scheduler"]:
         check_target(cfg["scheduler"], cfg["warmup"], task)
-    elif plan.schedule().schedules_momentum and not {"momentum", "betas"} & set(OPTIMIZERS[optimizer["name"]][1]):
+        return plan
+    schedule = plan.schedule()  # builds (and so checks) the scheduler and warmup nodes
+    if schedule.schedules_momentum and not {"momentum", "betas"} & set(OPTIMIZERS[optimizer["name"]][1]):
         raise ConfigError("scheduler.cycle_momentum", True,
                           f"optimizer={optimizer['name']} has no momentum to cycle; expected false")
     return plan

@@ -12,7 +12,7 @@ from lrframe.init import initialize
 from lrframe.lr_scheduler import ScheduledLR
 from lrframe.models import mlp
 from lrframe.optim import build_optimizer
-from lrframe.schedules.target import target_arguments
+from lrframe.schedules.target import lightning_scheduler, target_arguments
 
 
 def build_model(plan: Plan, num_features: int, num_classes: int) -> torch.nn.Module:
@@ -54,8 +54,7 @@ class TrainingModule(pl.LightningModule):
         node = self.plan.config["scheduler"]
         if "_target_" in node:  # the user's own torch LRScheduler, stepped by Lightning every `interval`
             scheduler = instantiate(target_arguments(node), optimizer=optimizer, _convert_="all")
-            return {"optimizer": optimizer, "lr_scheduler": {
-                "scheduler": scheduler, "interval": node["interval"], "monitor": node.get("monitor", "val/loss")}}
+            return {"optimizer": optimizer, "lr_scheduler": lightning_scheduler(node, scheduler)}
         scheduler = ScheduledLR(optimizer, self.plan.schedule(self.lr))
         # stepped after every optimizer step: the schedule itself knows about epochs
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}

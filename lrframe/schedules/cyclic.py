@@ -64,12 +64,12 @@ def cyclic(*, base_lr: float | None, max_lr: float | None, step_size_up: float, 
     down = up if step_size_down is None else number("step_size_down", step_size_down, gt=0)
     choice("mode", mode, POLICIES)
     gamma = number("gamma", gamma, gt=0)
-    if scale_fn is None:
+    choice("scale_mode", scale_mode, ("cycle", "iterations"))
+    if scale_fn is None:  # the mode's policy, with its own scale_mode (as torch)
         make_scale, scale_mode = POLICIES[mode]
         scale = make_scale(gamma)
     else:
         scale = user_function("scale_fn", scale_fn, "x")
-        choice("scale_mode", scale_mode, ("cycle", "iterations"))
     base_m, max_m = _momenta(base_momentum, max_momentum)
     total, ratio = up + down, up / (up + down)
 

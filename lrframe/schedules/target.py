@@ -14,6 +14,8 @@ from lrframe.schedules.run import INTERVALS
 
 #: keys of the scheduler node that lrframe reads; all others go to the class
 OWN_KEYS = ("name", "interval", "unit", "monitor")
+#: the metric a ReduceLROnPlateau given by _target_ watches unless ``scheduler.monitor`` says otherwise
+MONITOR = MONITORED[0]
 
 
 def check_target(node: dict, warmup: dict, task: str) -> None:
@@ -22,7 +24,7 @@ def check_target(node: dict, warmup: dict, task: str) -> None:
     if node.get("unit") is not None:
         raise ConfigError("scheduler.unit", node["unit"], "a scheduler given by _target_ counts its own steps, "
                                                           "one per scheduler.interval; expected null")
-    choice("scheduler.monitor", node.get("monitor", MONITORED[0]), MONITORED)
+    choice("scheduler.monitor", node.get("monitor", MONITOR), MONITORED)
     if warmup.get("name") != "none":
         raise ConfigError("warmup.name", warmup.get("name"), "cannot be joined to a scheduler given by _target_ "
                                                              "(a torch class); expected warmup=none")
@@ -34,3 +36,8 @@ def check_target(node: dict, warmup: dict, task: str) -> None:
 def target_arguments(node: dict) -> dict:
     """``_target_`` and the class's arguments, for ``hydra.utils.instantiate(..., optimizer=...)``."""
     return {key: value for key, value in node.items() if key not in OWN_KEYS}
+
+
+def lightning_scheduler(node: dict, scheduler) -> dict:
+    """Lightning's lr_scheduler config for the instantiated class: stepped every ``interval``."""
+    return {"scheduler": scheduler, "interval": node["interval"], "monitor": node.get("monitor", MONITOR)}

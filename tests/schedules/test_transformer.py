@@ -4,6 +4,7 @@ import math
 
 import pytest
 
+from conftest import make_plan
 from curves import CLOCKS, LR, TOTAL, in_unit, node, ours, schedule_time
 
 from lrframe.errors import ConfigError
@@ -55,3 +56,8 @@ def test_noam_starts_at_zero_so_a_warmup_before_it_is_a_config_error():
     with pytest.raises(ConfigError, match=r"^warmup.name=linear: .* expected warmup=none"):
         ours(node("noam", "step", "step", d_model=512, warmup_steps=4),
              warmup={"name": "linear", "steps": 3, "start_factor": 0.0})
+
+
+def test_choosing_noam_makes_no_warmup_the_default():
+    assert make_plan("scheduler=noam").config["warmup"]["name"] == "none"
+    assert make_plan("scheduler=cosine").config["warmup"]["name"] == "linear"
