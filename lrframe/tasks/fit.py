@@ -16,6 +16,7 @@ from lrframe.config import Plan
 from lrframe.data import Batches
 from lrframe.datasets import load_split
 from lrframe.module import TrainingModule
+from lrframe.tasks.preview import write_schedule_csv
 
 
 def loaders(plan: Plan) -> tuple[Batches, Batches, int, int]:
@@ -44,6 +45,8 @@ def trainer(plan: Plan, run_dir: Path) -> pl.Trainer:
 
 def run(plan: Plan, run_dir: Path) -> dict:
     started = time.perf_counter()
+    if "_target_" not in plan.config["scheduler"]:  # a user's torch class has no closed form to write
+        write_schedule_csv(plan, run_dir)
     pl.seed_everything(plan.config["seed"], verbose=False)
     train, val, num_features, num_classes = loaders(plan)
     module = TrainingModule(plan, num_features, num_classes)
