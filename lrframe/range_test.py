@@ -17,8 +17,8 @@ and the test stops once ``smoothed_i > diverge_factor * min(smoothed_0 .. smooth
 seed's "current loss > 4 x minimum loss"), or at the first non-finite loss.
 
 A suggestion is read off the falling part of the smoothed curve: the steps from ``N // 10`` (the
-first tenth is start-up noise) up to the minimum, leaving out the last 5 recorded steps (where the
-loss blows up), as fastai does. Every method gives an lr below the minimum-loss lr:
+first tenth is start-up noise, as fastai skips it) up to the minimum of the smoothed loss. Every
+method gives an lr below the minimum-loss lr:
 
     valley    fastai's default since 2.5: the longest valley (longest strictly decreasing run of
               the smoothed loss), taken halfway down.
@@ -39,12 +39,10 @@ import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-#: the fewest steps a test may have: suggestions skip ``num_steps // 10 + 5`` of them and need 5 more
+#: the fewest steps a test may have: suggestions skip the first tenth and need 5 falling steps after it
 MIN_STEPS = 20
-#: the first ``num_steps // SKIP_START_DIVISOR`` steps and the last ``SKIP_END`` recorded steps are
-#: not used for suggestions (fastai's ``lrs[num_it // 10 : -5]``)
+#: the first ``num_steps // SKIP_START_DIVISOR`` steps are not used for suggestions (as fastai's)
 SKIP_START_DIVISOR = 10
-SKIP_END = 5
 #: a suggestion needs at least this many steps of falling loss before the minimum...
 MIN_FALLING_STEPS = 5
 #: ...and the smoothed loss to fall by at least this fraction of its starting value
@@ -194,12 +192,11 @@ class Suggestions:
 def falling_part(lrs: Sequence[float], smoothed: Sequence[float], num_steps: int) -> tuple[int, int]:
     """The indices ``(first, last)`` of the part of the curve that suggestions read.
 
-    From ``num_steps // 10`` to the minimum of the smoothed loss, among the recorded steps
-    before the last 5 and before the first non-finite value. Raises NoSuggestion when that part
-    is too short or the loss does not fall over it.
+    From ``num_steps // 10`` to the minimum of the smoothed loss (before any non-finite value).
+    Raises NoSuggestion when that part is too short or the loss does not fall over it.
     """
     first = num_steps // SKIP_START_DIVISOR
-    stop = len(smoothed) - SKIP_END
+    stop = len(smoothed)
     finite = [math.isfinite(value) for value in smoothed]
     if False in finite:
         stop = min(stop, finite.index(False))

@@ -157,7 +157,7 @@ def test_suggest_reads_the_falling_part_and_every_method_lies_below_the_minimum(
     result = suggest(curve.lrs, curve.smoothed, 100)
     first, last = result.falling
     assert first == 10  # the first tenth is skipped
-    assert curve.smoothed[last] == min(curve.smoothed[:len(curve.smoothed) - 5])
+    assert curve.smoothed[last] == min(curve.smoothed)
     assert result.min_loss_lr == curve.lrs[last]
     assert all(lr < result.min_loss_lr for lr in result.values.values())
     assert math.log10(result.values["steepest"]) == pytest.approx(-2.0, abs=0.2)
