@@ -231,12 +231,13 @@ def _check_range_test(node: Any, key: str, steps_per_epoch: int) -> None:
     start = number(f"{key}.start_lr", node.get("start_lr"), gt=0)
     end = number(f"{key}.end_lr", node.get("end_lr"), gt=0)
     if end <= start:
-        raise ConfigError(f"{key}.end_lr", node["end_lr"], f"expected a number > {key}.start_lr ({show(start)})")
+        raise ConfigError(f"{key}.end_lr", node["end_lr"],
+                          f"expected a number > {key}.start_lr ({show(start)})")
     if node.get("num_steps") is not None:
         integer(f"{key}.num_steps", node["num_steps"], ge=MIN_STEPS)
     elif steps_per_epoch < MIN_STEPS:
-        raise ConfigError(f"{key}.num_steps", None, f"one epoch is only {steps_per_epoch} optimizer steps; "
-                                                    f"the test needs {MIN_STEPS} or more: set {key}.num_steps")
+        raise ConfigError(f"{key}.num_steps", None, f"one epoch is only {steps_per_epoch} optimizer "
+                          f"steps; the test needs {MIN_STEPS} or more: set {key}.num_steps")
     choice(f"{key}.mode", node.get("mode"), RAMPS)
     number(f"{key}.smoothing", node.get("smoothing"), ge=0, lt=1)
     if node.get("diverge_factor") is not None:
@@ -250,8 +251,9 @@ def _check_range_test_trainer(node: dict) -> None:
         raise ConfigError("trainer.accelerator", node["accelerator"],
                           "the LR range test supports " + ", ".join(RANGE_TEST_ACCELERATORS))
     if node.get("precision") not in RANGE_TEST_PRECISIONS:
-        raise ConfigError("trainer.precision", node["precision"], "the LR range test supports "
-                          + ", ".join(p for p in RANGE_TEST_PRECISIONS if "-" in str(p)) + " (and 32, 16, bf16)")
+        names = ", ".join(p for p in RANGE_TEST_PRECISIONS if "-" in str(p))
+        raise ConfigError("trainer.precision", node["precision"],
+                          f"the LR range test supports {names} (and 32, 16, bf16)")
 
 
 def _check_resume(value: Any) -> None:

@@ -2,10 +2,10 @@
 
 ``range_test`` trains ``model`` with ``optimizer`` for one optimizer step per lr of the ramp, as
 Lightning's automatic optimization would (gradient accumulation, clipping, mixed precision), and
-records the loss of every step. Afterwards the model's weights and buffers, its train/eval mode,
-the optimizer's state and lrs, and the random state of Python, NumPy and torch are exactly what
-they were before (the test may consume random numbers, e.g. for dropout): a run that follows sees
-no trace of it.
+records the loss of every step. Afterwards the model's weights, buffers and gradients, its
+train/eval mode, the optimizer's state and lrs, the epoch of the batches' sampler and the random
+state of Python, NumPy and torch are exactly what they were before (the test may consume random
+numbers, e.g. for dropout): a run that follows sees no trace of it.
 
     >>> import torch
     >>> from lrframe.range_test import ramp
@@ -103,10 +103,14 @@ def range_test(model: torch.nn.Module, optimizer: torch.optim.Optimizer, batches
     device = next(model.parameters()).device
     params = [p for group in optimizer.param_groups for p in group["params"]]
     ratios = [group["lr"] / optimizer.defaults["lr"] for group in optimizer.param_groups]
+    mixed = autocast_dtype is not None
     scaler = torch.amp.GradScaler(device.type, enabled=autocast_dtype is torch.float16)
     recorder = Recorder(smoothing=smoothing, diverge_factor=diverge_factor)
     saved_model, saved_optimizer = copy.deepcopy(model.state_dict()), copy.deepcopy(optimizer.state_dict())
+    saved_grads = [None if p.grad is None else p.grad.clone() for p in params]
     was_training = model.training
+    sampler = getattr(batches, "sampler", None)
+    epoch = getattr(sampler, "epoch", None)
     with preserved_random_state():
         try:
             model.train()
@@ -116,7 +120,7 @@ def range_test(model: torch.nn.Module, optimizer: torch.optim.Optimizer, batches
                 optimizer.zero_grad()
                 total = torch.zeros((), device=device)
                 for x, y in window:
-                    with torch.autocast(device.type, dtype=autocast_dtype, enabled=autocast_dtype is not None):
+                    with torch.autocast(device.type, dtype=autocast_dtype, enabled=mixed):
                         loss = loss_fn(model(x.to(device)), y.to(device))
                     scaler.scale(loss / accumulate).backward()
                     total += loss.detach().float()
@@ -130,5 +134,9 @@ def range_test(model: torch.nn.Module, optimizer: torch.optim.Optimizer, batches
         finally:
             model.load_state_dict(saved_model)
             optimizer.load_state_dict(saved_optimizer)
+            for p, grad in zip(params, saved_grads):
+                p.grad = grad
             model.train(was_training)
+            if epoch is not None:
+                sampler.set_epoch(epoch)
     return recorder

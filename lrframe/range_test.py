@@ -20,9 +20,9 @@ A suggestion is read off the falling part of the smoothed curve: the steps from 
 first tenth is start-up noise, as fastai skips it) up to the minimum of the smoothed loss. Every
 method gives an lr below the minimum-loss lr:
 
-    valley    fastai's default since 2.5: the longest valley (longest strictly decreasing run of
-              the smoothed loss), taken halfway down.
-    steepest  the step where the smoothed loss falls fastest against log(lr).
+    steepest  the step where the smoothed loss falls fastest against log(lr) (lrframe's default).
+    valley    fastai's default since 2021 (fastai PR #3377): the longest valley (the longest strictly
+              decreasing run of the smoothed loss), taken halfway down.
     minimum   the minimum-loss lr / 10.
 
     >>> curve = Recorder(smoothing=0.0, diverge_factor=4.0)
@@ -109,7 +109,8 @@ class Recorder:
         self.losses.append(loss)
         self.smoothed.append(self.smooth(loss) if math.isfinite(loss) else math.nan)
         smoothed = self.smoothed[-1]
-        if not math.isfinite(smoothed) or (self.diverge_factor is not None and smoothed > self.diverge_factor * best):
+        blown_up = self.diverge_factor is not None and smoothed > self.diverge_factor * best
+        if not math.isfinite(smoothed) or blown_up:
             self.diverged_at = len(self.lrs) - 1
             return True
         return False
@@ -170,8 +171,8 @@ def minimum(lrs: Sequence[float], losses: Sequence[float]) -> float:
 
 
 SUGGESTIONS: dict[str, Callable[[Sequence[float], Sequence[float]], float]] = {
-    "valley": valley,
     "steepest": steepest,
+    "valley": valley,
     "minimum": minimum,
 }
 
@@ -205,7 +206,7 @@ def falling_part(lrs: Sequence[float], smoothed: Sequence[float], num_steps: int
                            f"(lr {lrs[-1]:.3g}), too early to see it fall")
     window = smoothed[first:stop]
     last = first + window.index(min(window))
-    drop = 1 - smoothed[last] / smoothed[first]
+    drop = (smoothed[first] - smoothed[last]) / abs(smoothed[first]) if smoothed[first] else 0.0
     if last - first < MIN_FALLING_STEPS or drop < MIN_RELATIVE_DROP:
         raise NoSuggestion(f"the smoothed loss falls by only {max(drop, 0):.1%} over {last - first} steps "
                            f"between lr {lrs[first]:.3g} and {lrs[stop - 1]:.3g} (a suggestion needs "

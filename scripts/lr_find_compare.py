@@ -69,14 +69,16 @@ def compose(overrides: list[str]):
         return validate(hydra_compose(config_name="train", overrides=["task=lr_find", *overrides]))
 
 
-def timed(function, repeats: int):
-    """The last result of ``function()`` and the median of its wall times."""
-    times = []
+def in_turn(functions: dict, repeats: int) -> dict:
+    """name -> (last result, median wall time) of each function, run in turn ``repeats`` times so
+    that all see the same machine load."""
+    results, times = {}, {name: [] for name in functions}
     for _ in range(repeats):
-        started = time.perf_counter()
-        result = function()
-        times.append(time.perf_counter() - started)
-    return result, statistics.median(times)
+        for name, function in functions.items():
+            started = time.perf_counter()
+            results[name] = function()
+            times[name].append(time.perf_counter() - started)
+    return {name: (results[name], statistics.median(times[name])) for name in functions}
 
 
 def lrframe_test(plan):
@@ -199,13 +201,12 @@ def main() -> None:
           f"batch {job['data']['batch_size']});\ntorch {torch.__version__}, {os.cpu_count()} CPU cores; "
           f"times are medians of {args.repeats} runs\n")
     tools = {
-        "lrframe": lrframe_test,
-        f"torch-lr-finder {version('torch-lr-finder')}": torch_lr_finder_test,
-        f"Lightning {lightning.__version__} Tuner": lightning_test,
+        "lrframe": lambda: lrframe_test(plan),
+        f"torch-lr-finder {version('torch-lr-finder')}": lambda: torch_lr_finder_test(plan),
+        f"Lightning {lightning.__version__} Tuner": lambda: lightning_test(plan),
     }
     print(f"{'tool':<26}{'steps':>6}{'suggested lr':>14}  {'test time':>9}  method")
-    for name, test in tools.items():
-        (ran, lr, method), seconds = timed(lambda: test(plan), args.repeats)
+    for name, ((ran, lr, method), seconds) in in_turn(tools, args.repeats).items():
         print(f"{name:<26}{ran:>6}{lr:>14.3g}  {seconds:>8.2f}s  {method}")
     ours, theirs = process_times(args.overrides, plan, args.repeats)
     print(f"\nwhole process: python train.py task=lr_find {ours:.2f} s (writes csv, json, png, TensorBoard); "

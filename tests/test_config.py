@@ -60,7 +60,7 @@ BAD_CONFIGS = [
     (["task=lr_find", "task.mode=cubic"], r"^task\.mode=cubic: expected one of exponential, linear$"),
     (["task=lr_find", "task.smoothing=1"], r"^task\.smoothing=1: expected a number >= 0 and < 1$"),
     (["task=lr_find", "task.diverge_factor=1"], r"^task\.diverge_factor=1: expected a number > 1$"),
-    (["task=lr_find", "task.suggestion=best"], r"^task\.suggestion=best: expected one of valley, steepest, minimum$"),
+    (["task=lr_find", "task.suggestion=best"], r"^task\.suggestion=best: expected one of steepest, valley, minimum$"),
     (["task=lr_find", "+task.lr_find.end_lr=1"], r"^task\.lr_find=\{end_lr:1\}: unknown key for task=lr_find"),
     (["task.lr_find.num_steps=3"], r"^task\.lr_find\.num_steps=3: expected an integer >= 20$"),
     (["optimizer.lr=auto", "scheduler.eta_min=20"],
@@ -92,7 +92,7 @@ def test_default_config_is_valid_and_resolves_the_run():
 def test_lr_auto_is_valid_and_leaves_the_effective_lr_to_the_range_test():
     plan = make_plan("optimizer.lr=auto", "optimizer.lr_scaling=linear", "data.batch_size=128")
     assert plan.lr is None and plan.range_test == ("task.lr_find", plan.config["task"]["lr_find"])
-    assert plan.config["task"]["lr_find"]["suggestion"] == "valley"
+    assert plan.config["task"]["lr_find"]["suggestion"] == "steepest"
     assert make_plan("task=lr_find").range_test[0] == "task"
 
 

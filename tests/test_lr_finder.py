@@ -34,7 +34,7 @@ def random_state():
     return torch.get_rng_state(), random.getstate(), np.random.get_state()
 
 
-def test_weights_optimizer_state_mode_and_random_state_are_exactly_as_before(digits):
+def test_weights_gradients_optimizer_state_mode_epoch_and_random_state_are_exactly_as_before(digits):
     model, optimizer = model_and_optimizer(dropout=0.5)  # dropout: the test draws random numbers
     batches = Batches(*digits, batch_size=32, shuffle=True)
     for x, y in list(batches)[:3]:  # some history: momentum buffers exist
@@ -42,7 +42,9 @@ def test_weights_optimizer_state_mode_and_random_state_are_exactly_as_before(dig
         F.cross_entropy(model(x), y).backward()
         optimizer.step()
     model.eval()
+    batches.sampler.set_epoch(7)
     weights, state = copy.deepcopy(model.state_dict()), copy.deepcopy(optimizer.state_dict())
+    grads = [p.grad.clone() for p in model.parameters()]
     rng = random_state()
 
     curve = range_test(model, optimizer, batches, ramp(1e-4, 10.0, 40, "exponential"), smoothing=0.9,
@@ -50,11 +52,12 @@ def test_weights_optimizer_state_mode_and_random_state_are_exactly_as_before(dig
 
     assert len(curve.lrs) > 20  # it did train
     assert all(torch.equal(weights[k], v) for k, v in model.state_dict().items())
+    assert all(torch.equal(g, p.grad) for g, p in zip(grads, model.parameters()))
     after = optimizer.state_dict()
     assert after["param_groups"] == state["param_groups"]  # lr 0.1 again
     assert all(torch.equal(state["state"][i]["momentum_buffer"], s["momentum_buffer"])
                for i, s in after["state"].items())
-    assert not model.training
+    assert not model.training and batches.sampler.epoch == 7
     new_rng = random_state()
     assert torch.equal(rng[0], new_rng[0]) and rng[1] == new_rng[1]
     assert all(np.array_equal(a, b) for a, b in zip(rng[2], new_rng[2]))
@@ -181,3 +184,11 @@ def test_bf16_autocast_runs_the_forward_pass_in_bfloat16(digits):
                       diverge_factor=None)
     assert set(dtypes) == {torch.bfloat16}
     assert mixed.losses != full.losses and mixed.losses == pytest.approx(full.losses, rel=0.05)
+
+
+def test_the_docstring_example_runs():
+    import doctest
+
+    import lrframe.lr_finder
+
+    assert doctest.testmod(lrframe.lr_finder).failed == 0

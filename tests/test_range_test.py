@@ -1,5 +1,5 @@
 """The range test's arithmetic on synthetic curves with known answers, and against the references:
-the seed's formulas, torch-lr-finder's lr schedulers, fastai's ``valley``."""
+the seed's formulas, torch-lr-finder's lr schedulers, fastai's definition of ``valley``."""
 
 import math
 import random
@@ -100,30 +100,26 @@ def test_a_non_finite_loss_stops_even_without_a_diverge_factor():
 
 # -- the suggestion methods on curves with known answers ----------------------------------------------
 
-def fastai_valley(lrs, losses):
-    """fastai 2.7's ``valley`` (fastai/callback/schedule.py, Apache-2.0), verbatim but for tensors."""
-    n = len(losses)
-    max_start, max_end = 0, 0
-    lds = [1] * n
-    for i in range(1, n):
-        for j in range(0, i):
-            if (losses[i] < losses[j]) and (lds[i] < lds[j] + 1):
-                lds[i] = lds[j] + 1
-            if lds[max_end] < lds[i]:
-                max_end = i
-                max_start = max_end - lds[max_end]
-    sections = (max_end - max_start) / 3
-    idx = max_start + int(sections) + int(sections / 2)
-    return float(lrs[idx])
+def valley_by_dynamic_programming(lrs, losses):
+    """fastai's ``valley`` (fastai PR #3377) as the plain O(n^2) recurrence it is defined by:
+    lds[i] = 1 + max(lds[j] for j < i with losses[j] > losses[i]); the valley ends at the first
+    index of the longest, starts its length before, and the suggestion is a third plus a sixth in."""
+    lds = []
+    for i, loss in enumerate(losses):
+        lds.append(1 + max([lds[j] for j in range(i) if losses[j] > loss], default=0))
+    length = max(lds)
+    end = lds.index(length)
+    start = max(end - length, 0)
+    return lrs[start + int(length / 3) + int(length / 6)]
 
 
 @pytest.mark.parametrize("seed", range(20))
-def test_valley_equals_fastais_on_noisy_curves(seed):
+def test_valley_equals_fastais_definition_on_noisy_curves(seed):
     rng = random.Random(seed)
     n = rng.randint(15, 120)
     lrs = ramp(1e-6, 1.0, n, "exponential")
     losses = [x + rng.gauss(0, 0.05) for x in sigmoid_curve(lrs, rng.uniform(-5, -1))]
-    assert valley(lrs, losses) == fastai_valley(lrs, losses)
+    assert valley(lrs, losses) == valley_by_dynamic_programming(lrs, losses)
 
 
 def test_valley_lies_halfway_down_the_descent():
@@ -182,3 +178,11 @@ def test_a_curve_without_a_descent_has_no_suggestion(shape):
     with pytest.raises(NoSuggestion, match=r"^the smoothed loss falls by only \d+\.\d% over \d+ steps between lr"):
         suggest(lrs, recorded(lrs, losses).smoothed, MIN_STEPS)
 
+
+
+def test_the_docstring_examples_run():
+    import doctest
+
+    import lrframe.range_test
+
+    assert doctest.testmod(lrframe.range_test).failed == 0

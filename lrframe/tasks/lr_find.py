@@ -111,12 +111,16 @@ def summary(result: Result) -> dict:
 
 
 def figure(result: Result, settings: dict):
-    """Raw and smoothed loss against lr (log axis), every suggestion marked, the divergence shown."""
+    """Raw and smoothed loss against lr (log axis), every suggestion marked, the divergence shown:
+    an RGBA image (H, W, 4), drawn once for both the PNG and TensorBoard."""
+    import numpy as np
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure  # no pyplot: no global state, no GUI backend
     from matplotlib.ticker import NullFormatter
 
     curve = result.curve
-    fig = Figure(figsize=(7, 4.5), layout="constrained")
+    fig = Figure(figsize=(7, 4.5), dpi=110)
+    fig.subplots_adjust(left=0.09, right=0.98, bottom=0.11, top=0.89)  # fixed: a layout engine costs ~0.5 s
     ax = fig.add_subplot()
     ax.plot(curve.lrs, curve.losses, color="0.75", lw=1, label="loss")
     ax.plot(curve.lrs, curve.smoothed, color="C0", lw=2, marker="o" if len(curve.lrs) < 10 else None,
@@ -147,17 +151,9 @@ def figure(result: Result, settings: dict):
     else:
         ax.set_title("LR range test: no reliable suggestion\n" + textwrap.fill(result.reason, 90), fontsize=9)
     ax.legend(fontsize=8)
-    return fig
-
-
-def _image(fig):
-    """The figure as an RGB array (H, W, 3) for TensorBoard."""
-    import numpy as np
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-
     canvas = FigureCanvasAgg(fig)
     canvas.draw()
-    return np.asarray(canvas.buffer_rgba())[..., :3].copy()
+    return np.asarray(canvas.buffer_rgba()).copy()
 
 
 def is_rank_zero() -> bool:
@@ -174,8 +170,10 @@ def write(result: Result, plan: Plan, run_dir: Path, lr_found: bool = False) -> 
         rows.writerow(["lr", "loss", "smoothed_loss"])
         rows.writerows(zip(curve.lrs, curve.losses, curve.smoothed))
     (run_dir / "lr_find.json").write_text(json.dumps(summary(result), indent=2) + "\n")
-    fig = figure(result, plan.range_test[1])
-    fig.savefig(run_dir / "lr_find.png", dpi=110)
+    image = figure(result, plan.range_test[1])
+    from matplotlib.image import imsave
+
+    imsave(run_dir / "lr_find.png", image)
     if plan.config["logger"]["name"] != "tensorboard":
         return
     from torch.utils.tensorboard import SummaryWriter
@@ -184,7 +182,7 @@ def write(result: Result, plan: Plan, run_dir: Path, lr_found: bool = False) -> 
         for step, values in enumerate(zip(curve.lrs, curve.losses, curve.smoothed)):
             for tag, value in zip(("lr", "loss", "smoothed_loss"), values):
                 writer.add_scalar(f"lr_find/{tag}", value, step)
-        writer.add_image("lr_find", _image(fig), 0, dataformats="HWC")
+        writer.add_image("lr_find", image[..., :3], 0, dataformats="HWC")
         writer.add_text("lr_find", f"```\n{json.dumps(summary(result), indent=2)}\n```", 0)
         if lr_found and result.lr:
             writer.add_scalar("lr_found", result.lr, 0)
@@ -207,11 +205,13 @@ def find_lr(plan: Plan, run_dir: Path) -> float:
     if is_rank_zero():
         write(result, plan, run_dir, lr_found=True)
     if result.lr is None:
-        raise ConfigError("optimizer.lr", "auto", no_suggestion(result, key, run_dir) + "; or set optimizer.lr")
+        raise ConfigError("optimizer.lr", "auto",
+                          no_suggestion(result, key, run_dir) + "; or set optimizer.lr")
     check_schedule(plan, result.lr, f"optimizer.lr=auto found lr {result.lr:.4g}")
     if is_rank_zero():
-        print(f"optimizer.lr=auto: training with lr {result.lr:.4g}, the range test's {result.method} "
-              f"suggestion ({len(result.curve.lrs)} steps, {result.seconds:.1f} s; {key}.*)")
+        print(f"optimizer.lr=auto: training with lr {result.lr:.4g}, the LR range test's {result.method} "
+              f"suggestion ({len(result.curve.lrs)} steps in {result.seconds:.1f} s; curve in "
+              f"{run_dir / 'lr_find.png'})")
     return result.lr
 
 
@@ -223,6 +223,6 @@ def run(plan: Plan, run_dir: Path) -> dict:
     values = result.suggestions.values
     others = ", ".join(f"{name} {lr:.3g}" for name, lr in values.items() if name != result.method)
     print(f"lr_find: suggested lr {result.lr:.3g} ({result.method}; {others}; minimum loss at "
-          f"{result.suggestions.min_loss_lr:.3g}) after {len(result.curve.lrs)} steps in {result.seconds:.1f} s; "
-          f"run directory: {run_dir}")
+          f"{result.suggestions.min_loss_lr:.3g}) after {len(result.curve.lrs)} steps in "
+          f"{result.seconds:.1f} s; run directory: {run_dir}")
     return summary(result)

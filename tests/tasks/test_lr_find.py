@@ -2,14 +2,13 @@
 
 import csv
 import json
-import math
 import random
 
 import numpy as np
 import pytest
 import torch
 
-from conftest import fit_in_process, make_plan, read_metrics, read_scalars, train_cli
+from conftest import fit_in_process, make_plan, read_scalars, train_cli
 from lrframe.errors import ConfigError
 from lrframe.tasks import run_task
 from lrframe.tasks.lr_find import find_lr
@@ -46,8 +45,8 @@ def test_writes_the_curve_the_figure_and_the_suggestions_but_no_checkpoint(defau
         average = 0.9 * average + 0.1 * loss
         expected.append(average / (1 - 0.9 ** (i + 1)))
     assert [row[2] for row in rows] == pytest.approx(expected, rel=1e-9)
-    assert summary["method"] == "valley" and set(summary["methods"]) == {"valley", "steepest", "minimum"}
-    assert summary["suggestion"] == summary["methods"]["valley"]
+    assert summary["method"] == "steepest" and set(summary["methods"]) == {"valley", "steepest", "minimum"}
+    assert summary["suggestion"] == summary["methods"]["steepest"]
     assert summary["reason"] is None
     assert (default_test / "lr_find.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert not (default_test / "checkpoints").exists()
@@ -157,18 +156,19 @@ def test_lr_auto_without_a_suggestion_fails_before_training(tmp_path):
     assert not (tmp_path / "checkpoints").exists() and not (tmp_path / "metrics.json").exists()
 
 
-@pytest.mark.slow
-def test_cli_lr_find_prints_one_line_and_an_eta_min_above_the_found_lr_is_a_one_line_error(tmp_path):
-    found = train_cli("task=lr_find", f"hydra.run.dir={tmp_path}/find")
-    assert found.returncode == 0, found.stderr
-    lines = found.stdout.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("lr_find: suggested lr ")
-    lr = json.loads((tmp_path / "find" / "lr_find.json").read_text())["suggestion"]
-    assert f"{lr:.3g}" in lines[0]
+def test_prints_the_suggestion_in_one_line(tmp_path, capsys):
+    lr_find_in_process(tmp_path, "task.num_steps=40")
+    lines = capsys.readouterr().out.splitlines()
+    summary = json.loads((tmp_path / "lr_find.json").read_text())
+    assert len(lines) == 1 and lines[0].startswith(f"lr_find: suggested lr {summary['suggestion']:.3g} (steepest; ")
+    assert str(tmp_path) in lines[0]
 
-    failed = train_cli("optimizer.lr=auto", "scheduler.eta_min=0.05", f"hydra.run.dir={tmp_path}/auto")
+
+@pytest.mark.slow
+def test_cli_an_eta_min_above_the_found_lr_is_a_one_line_error_after_the_test(tmp_path):
+    failed = train_cli("optimizer.lr=auto", "scheduler.eta_min=0.05", f"hydra.run.dir={tmp_path}")
+    lr = json.loads((tmp_path / "lr_find.json").read_text())["suggestion"]
     assert failed.returncode == 1 and "Traceback" not in failed.stderr
     assert failed.stderr == (f"error: scheduler.eta_min=0.05: expected a number >= 0 and < {lr} "
                              f"(optimizer.lr=auto found lr {lr:.4g})\n")
-    assert not (tmp_path / "auto" / "checkpoints").exists()
-    assert math.isclose(json.loads((tmp_path / "auto" / "lr_find.json").read_text())["suggestion"], lr)
+    assert not (tmp_path / "checkpoints").exists() and not (tmp_path / "metrics.json").exists()
