@@ -228,6 +228,7 @@ def _check_range_test(node: Any, key: str, steps_per_epoch: int) -> None:
     if not isinstance(node, dict):
         raise ConfigError(key, node, "expected the LR range test's settings (see conf/task/lr_find.yaml)")
     known_keys(node, ("name", *RANGE_TEST_KEYS), "the LR range test", key)
+    choice(f"{key}.name", node.get("name"), ("lr_find",))
     start = number(f"{key}.start_lr", node.get("start_lr"), gt=0)
     end = number(f"{key}.end_lr", node.get("end_lr"), gt=0)
     if end <= start:

@@ -63,6 +63,7 @@ BAD_CONFIGS = [
     (["task=lr_find", "task.suggestion=best"], r"^task\.suggestion=best: expected one of steepest, valley, minimum$"),
     (["task=lr_find", "+task.lr_find.end_lr=1"], r"^task\.lr_find=\{end_lr:1\}: unknown key for task=lr_find"),
     (["task.lr_find.num_steps=3"], r"^task\.lr_find\.num_steps=3: expected an integer >= 20$"),
+    (["task.lr_find.name=fit"], r"^task\.lr_find\.name=fit: expected one of lr_find$"),
     (["optimizer.lr=auto", "scheduler.eta_min=20"],
      r"^scheduler\.eta_min=20: expected a number >= 0 and < 10 \(optimizer\.lr=auto finds an lr below "
      r"task\.lr_find\.end_lr\)$"),

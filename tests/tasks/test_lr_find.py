@@ -94,6 +94,7 @@ def test_the_test_leaves_the_random_state_as_it_was(tmp_path):
     torch.manual_seed(123)
     before = torch.get_rng_state(), random.getstate(), np.random.get_state()[1].copy()
     find_lr(make_plan("optimizer.lr=auto", "logger=none"), tmp_path)
+    assert (tmp_path / "lr_find.csv").is_file() and not (tmp_path / "tensorboard").exists()  # logger=none
     assert torch.equal(before[0], torch.get_rng_state())
     assert before[1] == random.getstate() and np.array_equal(before[2], np.random.get_state()[1])
 
