@@ -116,9 +116,9 @@ def run(cfg: DictConfig) -> float | None:
 
     try:
         plan = validate(cfg)
-    except ConfigError as error:
+        metrics = run_task(plan, Path(HydraConfig.get().runtime.output_dir))
+    except ConfigError as error:  # also one found while running (optimizer.lr=auto: the lr found)
         if is_multirun():
             raise  # the sweep records this job as failed and goes on
         fail(error)
-    metrics = run_task(plan, Path(HydraConfig.get().runtime.output_dir))
     return metrics.get("val/acc")
