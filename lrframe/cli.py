@@ -19,7 +19,7 @@ from omegaconf import DictConfig
 from omegaconf.errors import OmegaConfBaseException
 
 from lrframe.config import validate
-from lrframe.errors import ConfigError
+from lrframe.errors import ConfigError, message_of
 
 #: Hydra flags under which the command line is still a list of overrides to check first.
 CHECKED_FLAGS = ("-m", "--multirun")
@@ -108,17 +108,26 @@ def is_multirun() -> bool:
 def run(cfg: DictConfig) -> float | None:
     """The Hydra task function: validate, then run the task in Hydra's output directory.
 
-    Returns the final validation accuracy (the metric a sweeper optimizes).
+    Returns the final validation accuracy (the metric a sweeper optimizes). In a multirun every
+    job goes through ``sweep.run_job``: a failed job is recorded and the sweep goes on.
     """
+    if is_multirun():
+        from lrframe import sweep
+
+        return sweep.run_job(lambda: _run_task(cfg))
+    try:
+        return _run_task(cfg)
+    except Exception as error:
+        message = message_of(error)  # lrframe's own errors: one line; anything else: its traceback
+        if message is None:
+            raise
+        fail(message)
+
+
+def _run_task(cfg: DictConfig) -> float | None:
     from hydra.core.hydra_config import HydraConfig
 
     from lrframe.tasks import run_task
 
-    try:
-        plan = validate(cfg)
-    except ConfigError as error:
-        if is_multirun():
-            raise  # the sweep records this job as failed and goes on
-        fail(error)
-    metrics = run_task(plan, Path(HydraConfig.get().runtime.output_dir))
+    metrics = run_task(validate(cfg), Path(HydraConfig.get().runtime.output_dir))
     return metrics.get("val/acc")

@@ -28,9 +28,11 @@ class RunSchedule:
     """The lr multiplier, and momentum where scheduled, at every optimizer step of a run."""
 
     def __init__(self, main: Schedule, time: Callable[[int], float],
-                 warmup: Schedule | None = None, warmup_steps: int = 0):
+                 warmup: Schedule | None = None, warmup_steps: int = 0, arguments: dict | None = None):
         self.main, self.time = main, time
         self.warmup, self.warmup_steps = warmup, warmup_steps
+        #: the main schedule's constructor arguments as this run resolved them (null durations filled in)
+        self.arguments = arguments or {}
         self._main_momentum = getattr(main, "momentum", None)
 
     def __call__(self, step: int) -> float:
@@ -133,7 +135,8 @@ def build_run_schedule(scheduler: dict, warmup: dict, clock: Clock, lr: float,
         choice("unit", unit, UNITS)
         constructor = catalogue[name]
         length = clock.in_unit(clock.total_steps - steps, unit)
-        main = constructor(**main_arguments(constructor, scheduler, length=length, unit=unit, lr=lr))
+        arguments = main_arguments(constructor, scheduler, length=length, unit=unit, lr=lr)
+        main = constructor(**arguments)
     except ConfigError as error:
         raise error.under("scheduler") from None
-    return RunSchedule(main, clock.timer(unit, interval), warmup_fn, steps)
+    return RunSchedule(main, clock.timer(unit, interval), warmup_fn, steps, arguments)

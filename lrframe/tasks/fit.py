@@ -1,9 +1,7 @@
-"""``task=fit``: train, log to TensorBoard, checkpoint, and write ``metrics.json``."""
+"""``task=fit``: train, log to TensorBoard, checkpoint, and write ``metrics.json`` (``lrframe.record``)."""
 
 from __future__ import annotations
 
-import json
-import time
 from pathlib import Path
 
 import lightning.pytorch as pl
@@ -11,11 +9,14 @@ import torch
 from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.loggers import TensorBoardLogger
 
-from lrframe.callbacks import StepLogger
+from lrframe import progress
+from lrframe.callbacks import DivergenceCheck, StepLogger
 from lrframe.config import Plan
 from lrframe.data import Batches
 from lrframe.datasets import load_split
 from lrframe.module import TrainingModule
+from lrframe.record import RunRecord, command_line_overrides, hyperparameters
+from lrframe.tasks import read_metrics
 
 
 def loaders(plan: Plan) -> tuple[Batches, Batches, int, int]:
@@ -38,27 +39,25 @@ def trainer(plan: Plan, run_dir: Path) -> pl.Trainer:
                                   save_on_train_epoch_end=True)
     logger = (TensorBoardLogger(save_dir=run_dir, name="tensorboard", version="", default_hp_metric=False)
               if cfg["logger"]["name"] == "tensorboard" else False)
-    callbacks = [checkpoints, StepLogger(cfg["trainer"]["log_every_n_steps"])]
-    return pl.Trainer(**cfg["trainer"], logger=logger, callbacks=callbacks, default_root_dir=run_dir)
+    record = RunRecord(run_dir, hyperparameters(plan, command_line_overrides()))
+    callbacks = [checkpoints, StepLogger(cfg["trainer"]["log_every_n_steps"]), DivergenceCheck(), record]
+    show_progress = progress.wanted(cfg["trainer"]["enable_progress_bar"])
+    if show_progress:
+        callbacks.append(progress.ProgressLine(plan.clock.total_steps))
+    # the hyper-parameters are logged once, with the final metrics, by RunRecord
+    return pl.Trainer(**{**cfg["trainer"], "enable_progress_bar": show_progress}, logger=logger,
+                      callbacks=callbacks, default_root_dir=run_dir, enable_autolog_hparams=False)
 
 
 def run(plan: Plan, run_dir: Path) -> dict:
-    started = time.perf_counter()
     pl.seed_everything(plan.config["seed"], verbose=False)
     train, val, num_features, num_classes = loaders(plan)
     module = TrainingModule(plan, num_features, num_classes)
     fit = trainer(plan, run_dir)
     fit.fit(module, train, val)
-    metrics = {key: float(value) for key, value in fit.callback_metrics.items()}
-    metrics = {
-        "val/acc": metrics.get("val/acc"),
-        "val/loss": metrics.get("val/loss"),
-        "train/loss": metrics.get("train/loss_epoch"),
-        "global_step": fit.global_step,
-        "epochs": fit.current_epoch,
-        "wall_seconds": round(time.perf_counter() - started, 3),
-    }
-    (run_dir / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
-    print(f"val/acc={metrics['val/acc']:.4f} val/loss={metrics['val/loss']:.4f} after {fit.global_step} steps "
-          f"({metrics['wall_seconds']:.1f} s); run directory: {run_dir}")
+    if not fit.is_global_zero:
+        return {}  # a DDP rank > 0: rank 0 reports
+    metrics = read_metrics(run_dir)  # written by RunRecord in the process that trained as rank 0
+    print(f"val/acc={metrics['val/acc']:.4f} val/loss={metrics['val/loss']:.4f} after {metrics['global_step']} "
+          f"steps ({metrics['wall_seconds']:.1f} s); run directory: {run_dir}")
     return metrics
