@@ -57,18 +57,19 @@ class ProgressLine(ProgressBar):
 
     def on_train_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         if self.enabled:
-            self._draw(trainer, pl_module, time.monotonic())
+            self._draw(trainer, pl_module, time.monotonic(), finished=True)
             self._write("\n")
 
     def on_exception(self, trainer: pl.Trainer, pl_module: pl.LightningModule, exception: BaseException) -> None:
         if self.enabled and self.draws:
             self._write("\n")  # the error starts on a line of its own
 
-    def line(self, trainer: pl.Trainer, pl_module: pl.LightningModule, now: float) -> str:
+    def line(self, trainer: pl.Trainer, pl_module: pl.LightningModule, now: float, finished: bool = False) -> str:
         step = trainer.global_step
+        epoch = trainer.current_epoch + (0 if finished else 1)  # at the end: the epochs completed
         epochs = trainer.max_epochs if trainer.max_epochs and trainer.max_epochs > 0 else None
         done = round(BAR_WIDTH * step / self.total_steps) if self.total_steps else 0
-        parts = [f"epoch {trainer.current_epoch + 1}" + (f"/{epochs}" if epochs else ""),
+        parts = [f"epoch {epoch}" + (f"/{epochs}" if epochs else ""),
                  f"[{'#' * done}{'-' * (BAR_WIDTH - done)}]", f"step {step}/{self.total_steps}"]
         loss = getattr(pl_module, "last_loss", None)
         if loss is not None:
@@ -80,8 +81,8 @@ class ProgressLine(ProgressBar):
             parts.append(f" {(step - self._first_step) / elapsed:.0f} steps/s")
         return " ".join(parts)
 
-    def _draw(self, trainer: pl.Trainer, pl_module: pl.LightningModule, now: float) -> None:
-        text = self.line(trainer, pl_module, now)
+    def _draw(self, trainer: pl.Trainer, pl_module: pl.LightningModule, now: float, finished: bool = False) -> None:
+        text = self.line(trainer, pl_module, now, finished)
         self._write("\r" + text.ljust(self._width))  # pad over a longer previous line
         self._width = len(text)
         self.draws += 1
