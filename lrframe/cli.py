@@ -69,9 +69,9 @@ def _compose_error(error: Exception, overrides: list[str], config_dir: Path) -> 
     return " ".join(str(error).split())
 
 
-def compose_config(overrides: list[str], config_dir: Path) -> DictConfig:
+def compose_config(overrides: list[str], config_dir: Path, with_hydra: bool = False) -> DictConfig:
     with initialize_config_dir(config_dir=str(config_dir), version_base="1.3"):
-        return compose(config_name="train", overrides=overrides)
+        return compose(config_name="train", overrides=overrides, return_hydra_config=with_hydra)
 
 
 def check(overrides: list[str], config_dir: Path) -> None:
@@ -94,6 +94,10 @@ def precheck(argv: list[str], config_dir: Path) -> None:
         grid = jobs(overrides) if flags else [overrides]
         for job in grid or []:
             check(job, config_dir)
+        if flags and grid:  # a search samples keys of the config (hparams_search=...)
+            from lrframe.sweep import check_search_space
+
+            check_search_space(compose_config(grid[0], config_dir, with_hydra=True))
     except (ConfigError, HydraException) as error:
         fail(" ".join(str(error).split()))
 

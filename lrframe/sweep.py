@@ -27,7 +27,7 @@ from pathlib import Path
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, OmegaConf
 
-from lrframe.errors import message_of
+from lrframe.errors import ConfigError, message_of
 from lrframe.tasks import METRICS_FILE, read_metrics
 
 log = logging.getLogger(__name__)
@@ -54,6 +54,20 @@ def job_threads(launcher: dict, cores: int) -> int | None:
         return None
     parallel = n_jobs if n_jobs > 0 else cores + 1 + n_jobs
     return max(cores // min(max(parallel, 1), cores), 1)
+
+
+def check_search_space(cfg: DictConfig) -> None:
+    """Raise ConfigError if a search (``hydra.sweeper.params``) samples a key the config lacks.
+
+    E.g. ``hparams_search=optuna_lr warmup=none``: the search sets ``warmup.epochs``, which
+    ``warmup=none`` does not have; Hydra would fail the first trial, and with it the search.
+    """
+    absent = object()
+    for key, space in (OmegaConf.select(cfg, "hydra.sweeper.params") or {}).items():
+        if not key.startswith("+") and OmegaConf.select(cfg, key, default=absent) is absent:
+            raise ConfigError(f"hydra.sweeper.params.{key}", space,
+                              "the search samples a key this config does not have; drop it from the search "
+                              "or pick config options that have it")
 
 
 def one_line(error: BaseException) -> str:
@@ -241,4 +255,5 @@ class SweepSummary(Callback):
             log.exception("the sweep summary could not be written")
         failed = [row["directory"] for row in rows if row["status"] != "completed"]
         if failed:
-            fail(f"{len(failed)} of {len(rows)} jobs failed ({', '.join(failed)}); see {sweep_dir / 'summary.md'}")
+            named = ", ".join(failed[:3]) + (f" and {len(failed) - 3} more" if len(failed) > 3 else "")
+            fail(f"{len(failed)} of {len(rows)} jobs failed ({named}); see {sweep_dir / 'summary.md'}")

@@ -36,9 +36,10 @@ def fit_in_process(run_dir: Path, *overrides: str) -> dict:
 
 
 def train_cli(*args: str, cwd: Path = REPO, timeout: float = 300, env: dict | None = None):
-    """``python train.py ARGS`` in a subprocess, as a user runs it."""
+    """``python train.py ARGS`` in a subprocess, as a user runs it (with one torch thread, as the
+    tests themselves: on 2 busy cores, two threads per process wait for each other at every op)."""
     return subprocess.run([sys.executable, str(REPO / "train.py"), *args], cwd=cwd, capture_output=True,
-                          text=True, timeout=timeout, env={**os.environ, **(env or {})})
+                          text=True, timeout=timeout, env={**os.environ, "OMP_NUM_THREADS": "1", **(env or {})})
 
 
 def read_scalars(run_dir: Path, tag: str) -> list[tuple[int, float]]:

@@ -148,17 +148,15 @@ def warmup_then_cosine(epoch: float) -> float:
 
 
 @pytest.fixture(scope="module")
-def ddp_sweep(tmp_path_factory):
-    """Two DDP jobs (2 processes each): a good one and one whose lr makes it diverge."""
-    cwd, sweep = tmp_path_factory.mktemp("cwd"), tmp_path_factory.mktemp("ddp")
-    result = train_cli("-m", "optimizer.lr=0.1,10000", "trainer=ddp", "trainer.max_epochs=2",
-                       "trainer.log_every_n_steps=1", f"hydra.sweep.dir={sweep}", cwd=cwd)
-    return sweep, cwd, result
+def failing(tmp_path_factory):
+    """A good job and one whose lr makes it diverge."""
+    sweep = tmp_path_factory.mktemp("failing")
+    return sweep, train_cli("-m", "optimizer.lr=0.1,10000", "trainer.max_epochs=2", f"hydra.sweep.dir={sweep}")
 
 
 @pytest.mark.slow
-def test_a_failed_job_is_reported_and_the_other_jobs_are_kept(ddp_sweep):
-    sweep, _, result = ddp_sweep
+def test_a_failed_job_is_reported_and_the_other_jobs_are_kept(failing):
+    sweep, result = failing
     assert result.returncode == 1
     good, bad = (path.name for path in job_dirs(sweep))
     assert result.stderr.splitlines()[-1] == f"error: 1 of 2 jobs failed ({bad}); see {sweep}/summary.md"
@@ -166,26 +164,31 @@ def test_a_failed_job_is_reported_and_the_other_jobs_are_kept(ddp_sweep):
     rows = summary_rows(sweep)
     assert [(row["directory"], row["status"]) for row in rows] == [(good, "completed"), (bad, "failed")]
     assert float(rows[0]["val/acc"]) == read_metrics(sweep / good)["val/acc"] > 0.9
-    assert re.match(r"training diverged: val/loss=nan at the end of epoch 1 \(step 12\)", rows[1]["error"])
+    assert re.match(r"training diverged: val/loss=nan at the end of epoch 1 \(step 23\)", rows[1]["error"])
     assert rows[1]["val/acc"] == "" and not (sweep / bad / "metrics.json").exists()
     assert "2 jobs: 1 completed, 1 failed." in (sweep / "summary.md").read_text()
     assert (sweep / "summary.png").is_file()
 
 
 @pytest.mark.slow
-def test_ddp_jobs_write_once_and_last_as_many_epochs_as_on_one_device(ddp_sweep, tmp_path):
-    sweep, cwd, _ = ddp_sweep
-    good = job_dirs(sweep)[0]
+def test_a_ddp_job_writes_once_and_lasts_as_many_epochs_as_on_one_device(tmp_path_factory, tmp_path):
+    cwd, sweep = tmp_path_factory.mktemp("cwd"), tmp_path_factory.mktemp("ddp")
+    result = train_cli("-m", "trainer=ddp", "trainer.max_epochs=2", "trainer.log_every_n_steps=1",
+                       f"hydra.sweep.dir={sweep}", cwd=cwd)
+    assert result.returncode == 0, result.stderr
     assert list(cwd.iterdir()) == []  # no stray run directory from another rank
-    assert sorted(path.name for path in sweep.iterdir() if path.is_file()) == [
-        "multirun.yaml", "summary.csv", "summary.md", "summary.png"]
-    assert len(list((good / "tensorboard").glob("events.*"))) == 1  # rank 0 alone logs
-    ddp = read_metrics(good)
-    assert (ddp["epochs"], ddp["global_step"]) == (2, 24)  # 12 steps an epoch on 2 devices
-    fit_in_process(tmp_path, "trainer.max_epochs=2", "trainer.log_every_n_steps=1", "logger=tensorboard")
+    assert sorted(path.name for path in sweep.iterdir()) == [
+        "0_trainer.log_every_n_steps=1,trainer.max_epochs=2,trainer=ddp", "multirun.yaml",
+        "summary.csv", "summary.md", "summary.png"]
+    job = job_dirs(sweep)[0]
+    assert len(list((job / "tensorboard").glob("events.*"))) == 1  # rank 0 alone logs
+    assert len(read_hparams_sessions(job)[metadata.SESSION_START_INFO_TAG]) == 1
+    ddp = read_metrics(job)
+    assert (ddp["epochs"], ddp["global_step"]) == (2, 24) and ddp["val/acc"] > 0.9  # 12 steps an epoch
+    fit_in_process(tmp_path, "trainer.max_epochs=2", "trainer.log_every_n_steps=1")
     single = read_metrics(tmp_path)
     assert (single["epochs"], single["global_step"]) == (2, 46)  # 23 steps an epoch on 1 device
-    for run_dir, per_epoch in ((good, 12), (tmp_path, 23)):
+    for run_dir, per_epoch in ((job, 12), (tmp_path, 23)):
         curve = lr_by_epoch(run_dir, per_epoch)
         assert len(curve) == 2 * per_epoch
         expected = [warmup_then_cosine(epoch) for epoch, _ in curve]
