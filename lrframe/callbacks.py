@@ -50,5 +50,6 @@ class DivergenceCheck(pl.Callback):
         loss = trainer.callback_metrics.get("val/loss")
         if loss is None or trainer.sanity_checking or math.isfinite(float(loss)):
             return
-        raise Diverged(f"training diverged: val/loss={float(loss)} at the end of epoch {trainer.current_epoch + 1} "
-                       f"(step {trainer.global_step}); try a lower optimizer.lr or a warmup")
+        raise Diverged(f"training diverged: val/loss={float(loss)} at the end of epoch "
+                       f"{trainer.current_epoch + 1} (step {trainer.global_step}); "
+                       "try a lower optimizer.lr or a warmup")

@@ -30,7 +30,8 @@ def wanted(setting: bool | str, stream: TextIO | None = None) -> bool:
 class ProgressLine(ProgressBar):
     """The progress line of a ``total_steps`` optimizer-step run, written to ``stream`` (stderr)."""
 
-    def __init__(self, total_steps: int, stream: TextIO | None = None, refresh_seconds: float = REFRESH_SECONDS):
+    def __init__(self, total_steps: int, stream: TextIO | None = None,
+                 refresh_seconds: float = REFRESH_SECONDS):
         super().__init__()
         self.total_steps, self.refresh_seconds = total_steps, refresh_seconds
         self.stream = stream  # None: sys.stderr when drawing (a stream does not pickle, for ddp_spawn)
@@ -60,11 +61,13 @@ class ProgressLine(ProgressBar):
             self._draw(trainer, pl_module, time.monotonic(), finished=True)
             self._write("\n")
 
-    def on_exception(self, trainer: pl.Trainer, pl_module: pl.LightningModule, exception: BaseException) -> None:
+    def on_exception(self, trainer: pl.Trainer, pl_module: pl.LightningModule,
+                     exception: BaseException) -> None:
         if self.enabled and self.draws:
             self._write("\n")  # the error starts on a line of its own
 
-    def line(self, trainer: pl.Trainer, pl_module: pl.LightningModule, now: float, finished: bool = False) -> str:
+    def line(self, trainer: pl.Trainer, pl_module: pl.LightningModule, now: float,
+             finished: bool = False) -> str:
         step = trainer.global_step
         epoch = trainer.current_epoch + (0 if finished else 1)  # at the end: the epochs completed
         epochs = trainer.max_epochs if trainer.max_epochs and trainer.max_epochs > 0 else None
@@ -81,7 +84,8 @@ class ProgressLine(ProgressBar):
             parts.append(f" {(step - self._first_step) / elapsed:.0f} steps/s")
         return " ".join(parts)
 
-    def _draw(self, trainer: pl.Trainer, pl_module: pl.LightningModule, now: float, finished: bool = False) -> None:
+    def _draw(self, trainer: pl.Trainer, pl_module: pl.LightningModule, now: float,
+              finished: bool = False) -> None:
         text = self.line(trainer, pl_module, now, finished)
         self._write("\r" + text.ljust(self._width))  # pad over a longer previous line
         self._width = len(text)

@@ -22,7 +22,6 @@ where the training state lives (with ``ddp_spawn`` the launching process gets no
 from __future__ import annotations
 
 import json
-import math
 import time
 from pathlib import Path
 from typing import Any
@@ -111,7 +110,8 @@ class RunRecord(pl.Callback):
     def on_validation_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         acc = trainer.callback_metrics.get("val/acc")
         if acc is not None and not trainer.sanity_checking:
-            self.best_val_acc = max(float(acc), self.best_val_acc if self.best_val_acc is not None else -math.inf)
+            best = self.best_val_acc
+            self.best_val_acc = float(acc) if best is None else max(best, float(acc))
 
     def final_metrics(self, trainer: pl.Trainer) -> dict[str, Any]:
         logged = {key: float(value) for key, value in trainer.callback_metrics.items()}
@@ -132,7 +132,8 @@ class RunRecord(pl.Callback):
         (self.run_dir / METRICS_FILE).write_text(json.dumps(metrics, indent=2) + "\n")
         self._log_session(trainer, metrics, succeeded=True)
 
-    def on_exception(self, trainer: pl.Trainer, pl_module: pl.LightningModule, exception: BaseException) -> None:
+    def on_exception(self, trainer: pl.Trainer, pl_module: pl.LightningModule,
+                     exception: BaseException) -> None:
         if trainer.is_global_zero and self.training_here:
             self._log_session(trainer, self.final_metrics(trainer), succeeded=False)
 
@@ -142,8 +143,9 @@ class RunRecord(pl.Callback):
 
         for logger in trainer.loggers:
             if isinstance(logger, TensorBoardLogger):
-                once = {key: metrics[key] for key in ("val/acc_best", "wall_seconds") if metrics[key] is not None}
-                logger.log_metrics(once, step=trainer.global_step)
+                once = ("val/acc_best", "wall_seconds")
+                logger.log_metrics({key: metrics[key] for key in once if metrics[key] is not None},
+                                   step=trainer.global_step)
                 writer = logger.experiment._get_file_writer()  # as Lightning's own log_hyperparams does
                 for summary in session_summaries(self.hparams, self.started, succeeded):
                     writer.add_summary(summary)

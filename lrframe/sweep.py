@@ -199,8 +199,8 @@ def read_curves(job_dir: Path) -> tuple[dict[str, list[tuple[int, float]]], floa
     except KeyError:  # no HParams session: the run failed before it ended
         start = None
     hparams = metadata.parse_session_start_info_plugin_data(start).hparams if start else {}
-    per_epoch = hparams["resolved.steps_per_epoch"].number_value if "resolved.steps_per_epoch" in hparams else None
-    return curves, per_epoch
+    per_epoch = hparams.get("resolved.steps_per_epoch")
+    return curves, per_epoch.number_value if per_epoch is not None else None
 
 
 def write_figure(path: Path, sweep_dir: Path, rows: list[dict]) -> bool:

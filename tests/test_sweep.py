@@ -11,8 +11,8 @@ from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 from tensorboard.plugins.hparams import metadata
 
-from conftest import (CONFIG_DIR, fit_in_process, hparam_values, read_hparams_sessions, read_metrics, read_scalars,
-                      train_cli)
+from conftest import (CONFIG_DIR, fit_in_process, hparam_values, make_plan, read_hparams_sessions, read_metrics,
+                      read_scalars, train_cli)
 from lrframe.cli import precheck
 from lrframe.sweep import job_threads, labels
 
@@ -138,6 +138,24 @@ def test_the_summary_has_a_row_per_job_with_final_and_best_metrics_and_a_figure(
     assert (grid / "summary.png").read_bytes().startswith(b"\x89PNG") and "(summary.png)" in markdown
 
 
+def validation_accuracy(checkpoint) -> float:
+    """The checkpoint's model on all 360 validation samples, in this process, on one device."""
+    import torch
+
+    from lrframe.datasets import load_split
+    from lrframe.module import build_model
+
+    plan = make_plan()
+    split = load_split(plan.config["data"])
+    model = build_model(plan, split.x_val.shape[1], split.num_classes)
+    weights = torch.load(checkpoint, weights_only=True)["state_dict"]
+    model.load_state_dict({key.removeprefix("model."): value for key, value in weights.items()})
+    with torch.no_grad():
+        predictions = model(torch.from_numpy(split.x_val)).argmax(dim=1)
+    assert len(predictions) == 360
+    return (predictions == torch.from_numpy(split.y_val)).float().mean().item()
+
+
 def lr_by_epoch(run_dir, steps_per_epoch):
     return [(step / steps_per_epoch, lr) for step, lr in read_scalars(run_dir, "lr")]
 
@@ -185,6 +203,8 @@ def test_a_ddp_job_writes_once_and_lasts_as_many_epochs_as_on_one_device(tmp_pat
     assert len(read_hparams_sessions(job)[metadata.SESSION_START_INFO_TAG]) == 1
     ddp = read_metrics(job)
     assert (ddp["epochs"], ddp["global_step"]) == (2, 24) and ddp["val/acc"] > 0.9  # 12 steps an epoch
+    # validation summed over both ranks' shards is the accuracy on the whole validation set
+    assert ddp["val/acc"] == pytest.approx(validation_accuracy(job / "checkpoints" / "last.ckpt"), abs=1e-6)
     fit_in_process(tmp_path, "trainer.max_epochs=2", "trainer.log_every_n_steps=1")
     single = read_metrics(tmp_path)
     assert (single["epochs"], single["global_step"]) == (2, 46)  # 23 steps an epoch on 1 device

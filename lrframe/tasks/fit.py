@@ -58,6 +58,6 @@ def run(plan: Plan, run_dir: Path) -> dict:
     if not fit.is_global_zero:
         return {}  # a DDP rank > 0: rank 0 reports
     metrics = read_metrics(run_dir)  # written by RunRecord in the process that trained as rank 0
-    print(f"val/acc={metrics['val/acc']:.4f} val/loss={metrics['val/loss']:.4f} after {metrics['global_step']} "
-          f"steps ({metrics['wall_seconds']:.1f} s); run directory: {run_dir}")
+    print(f"val/acc={metrics['val/acc']:.4f} val/loss={metrics['val/loss']:.4f} after "
+          f"{metrics['global_step']} steps ({metrics['wall_seconds']:.1f} s); run directory: {run_dir}")
     return metrics
