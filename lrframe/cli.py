@@ -19,7 +19,7 @@ from omegaconf import DictConfig
 from omegaconf.errors import OmegaConfBaseException
 
 from lrframe.config import validate
-from lrframe.errors import ConfigError
+from lrframe.errors import ConfigError, message_of
 
 #: Hydra flags under which the command line is still a list of overrides to check first.
 CHECKED_FLAGS = ("-m", "--multirun")
@@ -69,9 +69,9 @@ def _compose_error(error: Exception, overrides: list[str], config_dir: Path) -> 
     return " ".join(str(error).split())
 
 
-def compose_config(overrides: list[str], config_dir: Path) -> DictConfig:
+def compose_config(overrides: list[str], config_dir: Path, with_hydra: bool = False) -> DictConfig:
     with initialize_config_dir(config_dir=str(config_dir), version_base="1.3"):
-        return compose(config_name="train", overrides=overrides)
+        return compose(config_name="train", overrides=overrides, return_hydra_config=with_hydra)
 
 
 def check(overrides: list[str], config_dir: Path) -> None:
@@ -94,6 +94,10 @@ def precheck(argv: list[str], config_dir: Path) -> None:
         grid = jobs(overrides) if flags else [overrides]
         for job in grid or []:
             check(job, config_dir)
+        if flags and grid:  # a search samples keys of the config (hparams_search=...)
+            from lrframe.sweep import check_search_space
+
+            check_search_space(compose_config(grid[0], config_dir, with_hydra=True))
     except (ConfigError, HydraException) as error:
         fail(" ".join(str(error).split()))
 
@@ -108,17 +112,26 @@ def is_multirun() -> bool:
 def run(cfg: DictConfig) -> float | None:
     """The Hydra task function: validate, then run the task in Hydra's output directory.
 
-    Returns the final validation accuracy (the metric a sweeper optimizes).
+    Returns the final validation accuracy (the metric a sweeper optimizes). In a multirun every
+    job goes through ``sweep.run_job``: a failed job is recorded and the sweep goes on.
     """
+    if is_multirun():
+        from lrframe import sweep
+
+        return sweep.run_job(lambda: _run_task(cfg))
+    try:
+        return _run_task(cfg)
+    except Exception as error:
+        message = message_of(error)  # lrframe's own errors: one line; anything else: its traceback
+        if message is None:
+            raise
+        fail(message)
+
+
+def _run_task(cfg: DictConfig) -> float | None:
     from hydra.core.hydra_config import HydraConfig
 
     from lrframe.tasks import run_task
 
-    try:
-        plan = validate(cfg)
-        metrics = run_task(plan, Path(HydraConfig.get().runtime.output_dir))
-    except ConfigError as error:  # also one found while running (optimizer.lr=auto: the lr found)
-        if is_multirun():
-            raise  # the sweep records this job as failed and goes on
-        fail(error)
+    metrics = run_task(validate(cfg), Path(HydraConfig.get().runtime.output_dir))
     return metrics.get("val/acc")

@@ -219,6 +219,9 @@ def _check_trainer(node: dict) -> tuple[int | None, int, int, int]:
     integer("trainer.check_val_every_n_epoch", node.get("check_val_every_n_epoch", 1), ge=1)
     if node.get("gradient_clip_val") is not None:
         number("trainer.gradient_clip_val", node["gradient_clip_val"], gt=0)
+    progress = node.get("enable_progress_bar")
+    if progress is not True and progress is not False and progress != "auto":
+        raise ConfigError("trainer.enable_progress_bar", progress, "expected true, false or auto")
     devices = node.get("devices", 1)
     if devices != "auto":
         integer("trainer.devices", devices, ge=1)

@@ -41,6 +41,26 @@ class ConfigError(ValueError):
         return ConfigError(key, self.value, self.expected)
 
 
+class Diverged(ArithmeticError):
+    """Training produced a non-finite loss: the run stops (``callbacks.DivergenceCheck``)."""
+
+
+def message_of(error: BaseException) -> str | None:
+    """The one-line message of lrframe's own errors (ConfigError, Diverged); None for others.
+
+    One raised in a ``ddp_spawn`` worker arrives as another exception holding the worker's
+    traceback, whose last line is ``lrframe.errors.Diverged: <message>``.
+    """
+    if isinstance(error, (ConfigError, Diverged)):
+        return str(error)
+    lines = str(error).strip().splitlines()
+    for own in (ConfigError, Diverged):
+        prefix = f"{own.__module__}.{own.__qualname__}: "
+        if lines and lines[-1].startswith(prefix):
+            return lines[-1][len(prefix):]
+    return None
+
+
 def _bound_text(gt, ge, lt, le) -> str:
     parts = [f"> {gt}" if gt is not None else "", f">= {ge}" if ge is not None else "",
              f"< {lt}" if lt is not None else "", f"<= {le}" if le is not None else ""]

@@ -12,6 +12,7 @@ BAD = [
     ["scheduler.T_maxx=3"],
     ["data=npz", "data.path=/no/such.npz"],
     ["-m", "optimizer.lr=0.1,-0.1"],  # one bad cell stops the whole grid before any job starts
+    ["-m", "hparams_search=optuna_lr", "warmup=none"],  # the search would set warmup.epochs, which none lacks
 ]
 
 

@@ -45,6 +45,7 @@ BAD_CONFIGS = [
     (["trainer.max_epochs=null"], r"^trainer\.max_epochs=null: set trainer\.max_epochs or trainer\.max_steps$"),
     (["trainer.accumulate_grad_batches=0"], r"^trainer\.accumulate_grad_batches=0: expected an integer >= 1$"),
     (["trainer.log_every_n_steps=0"], r"^trainer\.log_every_n_steps=0: expected an integer >= 1$"),
+    (["trainer.enable_progress_bar=maybe"], r"^trainer\.enable_progress_bar=maybe: expected true, false or auto$"),
     (["model.hidden=[256,-1]"], r"^model\.hidden=-1: expected an integer >= 1$"),
     (["model.activation=softsign"], r"^model\.activation=softsign: expected one of relu, "),
     (["init.mode=fan_avg"], r"^init\.mode=fan_avg: expected one of fan_in, fan_out$"),
@@ -112,6 +113,16 @@ def test_lr_scaling_rule_uses_the_global_batch(scaling, factor):
                      "trainer.accumulate_grad_batches=2")
     assert plan.global_batch == 256
     assert plan.lr == pytest.approx(0.1 * factor)
+
+
+def test_ddp_on_two_devices_keeps_the_schedule_in_epochs():
+    one, two = make_plan("optimizer.lr_scaling=linear"), make_plan("trainer=ddp", "optimizer.lr_scaling=linear")
+    # each device takes its shard of ceil(1437 / 2) = 719 samples: ceil(719 / 64) = 12 steps an epoch
+    assert (one.clock.steps_per_epoch, two.clock.steps_per_epoch) == (23, 12)
+    assert one.clock.epochs == two.clock.epochs == 20
+    assert (one.schedule().warmup_steps, two.schedule().warmup_steps) == (23, 12)  # warmup: one epoch each
+    assert (one.global_batch, two.global_batch) == (64, 128)
+    assert (one.lr, two.lr) == (0.1, pytest.approx(0.2))  # linear scaling by the global batch
 
 
 def test_npz_data_sizes_are_read_from_the_file(tmp_path):

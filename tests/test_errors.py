@@ -1,6 +1,7 @@
 import pytest
 
-from lrframe.errors import ConfigError, boolean, choice, integer, known_keys, number, show, sorted_integers
+from lrframe.errors import (ConfigError, Diverged, boolean, choice, integer, known_keys, message_of, number, show,
+                            sorted_integers)
 
 
 @pytest.mark.parametrize("value, text", [(None, "null"), (True, "true"), ("cosine", "cosine"),
@@ -45,3 +46,15 @@ def test_choice_boolean_and_sorted_integers():
 def test_known_keys_names_the_key_under_its_prefix_and_lists_the_allowed():
     with pytest.raises(ConfigError, match=r"^data\.bach_size=1: unknown key for data=digits; allowed: a, b$"):
         known_keys({"bach_size": 1}, ("a", "b"), "data=digits", "data")
+
+
+def test_message_of_lrframe_errors_also_when_they_come_back_from_a_spawned_worker():
+    assert message_of(ConfigError("seed", -1, "expected an integer >= 0")) == "seed=-1: expected an integer >= 0"
+    assert message_of(Diverged("training diverged: val/loss=nan")) == "training diverged: val/loss=nan"
+    from torch.multiprocessing.spawn import ProcessRaisedException
+
+    traceback = ('\n\n-- Process 0 terminated with the following error:\nTraceback (most recent call last):\n'
+                 '  File "x.py", line 1, in f\nlrframe.errors.Diverged: training diverged: val/loss=nan\n')
+    assert message_of(ProcessRaisedException(traceback, 0, 123)) == "training diverged: val/loss=nan"
+    assert message_of(RuntimeError("lrframe.errors.Diverged: but not on the last line\nsomething else")) is None
+    assert message_of(ValueError("a bug")) is None

@@ -29,9 +29,11 @@ class RunSchedule:
     """The lr multiplier, and momentum where scheduled, at every optimizer step of a run."""
 
     def __init__(self, main: Schedule, time: Callable[[int], float],
-                 warmup: Schedule | None = None, warmup_steps: int = 0):
+                 warmup: Schedule | None = None, warmup_steps: int = 0, arguments: dict | None = None):
         self.main, self.time = main, time
         self.warmup, self.warmup_steps = warmup, warmup_steps
+        #: the main schedule's constructor arguments as this run resolved them (null durations filled in)
+        self.arguments = arguments or {}
         self._main_momentum = getattr(main, "momentum", None)
 
     def __call__(self, step: int) -> float:
@@ -111,6 +113,9 @@ class Pieces:
     warmup: float
     part: bool = False  # building a part of a composite schedule (its length is the part's)
 
+    #: constructor arguments that are not config keys: the optimizer's lr and this builder
+    INJECTED = ("lr", "pieces")
+
     def build(self, node: dict, clock_keys: tuple[str, ...] = ()) -> Schedule:
         name = choice("name", node.get("name"), self.catalogue)
         constructor = self.catalogue[name]
@@ -132,7 +137,7 @@ class Pieces:
         ``self``.
         """
         params = inspect.signature(constructor).parameters
-        injected = {"lr": self.lr, "pieces": self}
+        injected = dict(zip(self.INJECTED, (self.lr, self)))
         configurable = [p for p in params if p not in injected]
         where = f"scheduler={node['name']}"
         known_keys(node, (*clock_keys, "name", *configurable), where)
@@ -169,10 +174,13 @@ def build_run_schedule(scheduler: dict, warmup: dict, clock: Clock, lr: float,
         choice("unit", unit, UNITS)
         pieces = Pieces(catalogue, length=clock.in_unit(clock.total_steps - steps, unit), unit=unit, lr=lr,
                         warmup=clock.in_unit(steps, unit))
-        main = pieces.build(scheduler, CLOCK_KEYS)
+        constructor = catalogue[choice("name", scheduler.get("name"), catalogue)]
+        arguments = pieces.arguments(constructor, scheduler, CLOCK_KEYS)
+        main = constructor(**arguments)
     except ConfigError as error:
         raise error.under("scheduler") from None
     if warmup_fn is not None and main(0) == 0:
         raise ConfigError("warmup.name", warmup["name"], f"warms up to where the schedule starts, and "
                           f"scheduler={scheduler['name']} starts at 0 (it warms up by itself); expected warmup=none")
-    return RunSchedule(main, clock.timer(unit, interval), warmup_fn, steps)
+    resolved = {name: value for name, value in arguments.items() if name not in Pieces.INJECTED}
+    return RunSchedule(main, clock.timer(unit, interval), warmup_fn, steps, resolved)

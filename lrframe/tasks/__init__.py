@@ -6,18 +6,28 @@ A task module is imported only when it runs, so validating a config never import
 from __future__ import annotations
 
 import importlib
+import json
 import logging
 import warnings
 from pathlib import Path
 
 from lrframe.config import Plan
 
+#: what a finished task leaves in its run directory: its final metrics
+METRICS_FILE = "metrics.json"
+
+
+def read_metrics(run_dir: Path) -> dict:
+    return json.loads((run_dir / METRICS_FILE).read_text())
+
 
 def quiet_libraries() -> None:
     """Keep Lightning's start-up notices (accelerators found, tips) and a known pytree
-    deprecation warning of Lightning 2.6 under torch 2.13 off the console."""
+    deprecation warning of Lightning 2.6 under torch 2.13 off the console; likewise its advice to
+    log with sync_dist under DDP (TrainingModule sums its validation totals across ranks itself)."""
     logging.getLogger("lightning.pytorch").setLevel(logging.WARNING)
     warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\)")
+    warnings.filterwarnings("ignore", message=r".*when logging on epoch level in distributed setting")
 
 
 def run_task(plan: Plan, run_dir: Path) -> dict:

@@ -19,7 +19,9 @@ def test_default_job_reaches_095_validation_accuracy(default_run):
     metrics = read_metrics(default_run)
     assert metrics["val/acc"] >= 0.95
     assert metrics["global_step"] == 460 and metrics["epochs"] == 20
-    assert set(metrics) == {"val/acc", "val/loss", "train/loss", "global_step", "epochs", "wall_seconds"}
+    assert set(metrics) == {"val/acc", "val/loss", "val/acc_best", "train/loss", "global_step", "epochs",
+                            "wall_seconds"}
+    assert metrics["val/acc_best"] == pytest.approx(max(value for _, value in read_scalars(default_run, "val/acc")))
 
 
 def test_lr_is_logged_at_every_optimizer_step_as_warmup_then_cosine(default_run):
