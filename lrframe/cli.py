@@ -20,6 +20,7 @@ from omegaconf.errors import OmegaConfBaseException
 
 from lrframe.config import validate
 from lrframe.errors import ConfigError
+from lrframe.resume import Interrupted, Stopped
 
 #: Hydra flags under which the command line is still a list of overrides to check first.
 CHECKED_FLAGS = ("-m", "--multirun")
@@ -108,7 +109,9 @@ def is_multirun() -> bool:
 def run(cfg: DictConfig) -> float | None:
     """The Hydra task function: validate, then run the task in Hydra's output directory.
 
-    Returns the final validation accuracy (the metric a sweeper optimizes).
+    Returns the final validation accuracy (the metric a sweeper optimizes). A run stopped by
+    SIGTERM/SIGINT exits with 128 + the signal number after saving its checkpoint; a bad config or
+    checkpoint, or a diverged run, exits with 1; each says why in one line.
     """
     from hydra.core.hydra_config import HydraConfig
 
@@ -116,9 +119,12 @@ def run(cfg: DictConfig) -> float | None:
 
     try:
         plan = validate(cfg)
-    except ConfigError as error:
+        metrics = run_task(plan, Path(HydraConfig.get().runtime.output_dir))
+    except (ConfigError, Stopped) as error:  # a bad config or checkpoint, divergence, SIGTERM/SIGINT
+        if isinstance(error, Interrupted):
+            print(error, file=sys.stderr)
+            sys.exit(error.exit_code)  # the whole sweep too: the machine is being taken away
         if is_multirun():
             raise  # the sweep records this job as failed and goes on
         fail(error)
-    metrics = run_task(plan, Path(HydraConfig.get().runtime.output_dir))
     return metrics.get("val/acc")

@@ -8,13 +8,14 @@ from pathlib import Path
 
 import lightning.pytorch as pl
 import torch
-from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.loggers import TensorBoardLogger
 
 from lrframe.callbacks import StepLogger
+from lrframe.checkpoint import AtomicCheckpointIO, ResumePoint, resume_point
 from lrframe.config import Plan
 from lrframe.data import Batches
 from lrframe.datasets import load_split
+from lrframe.fault_tolerance import fault_tolerance, lightning_limits
 from lrframe.module import TrainingModule
 
 
@@ -29,36 +30,42 @@ def loaders(plan: Plan) -> tuple[Batches, Batches, int, int]:
     return train, val, split.num_features, split.num_classes
 
 
-def trainer(plan: Plan, run_dir: Path) -> pl.Trainer:
-    """A Lightning Trainer with the run's logger, checkpoints and monitoring."""
+def trainer(plan: Plan, run_dir: Path, resumed: ResumePoint | None = None) -> pl.Trainer:
+    """A Lightning Trainer with the run's logger, checkpoints and monitoring.
+
+    A resumed run's TensorBoard writer purges the points at and after the checkpoint's step,
+    which the resumed run logs again.
+    """
     cfg = plan.config
-    every_n_steps = cfg["checkpoint"]["every_n_steps"]
-    checkpoints = ModelCheckpoint(dirpath=run_dir / "checkpoints", save_last=True, save_top_k=0,
-                                  every_n_train_steps=every_n_steps or None,
-                                  save_on_train_epoch_end=True)
-    logger = (TensorBoardLogger(save_dir=run_dir, name="tensorboard", version="", default_hp_metric=False)
+    logger = (TensorBoardLogger(save_dir=run_dir, name="tensorboard", version="", default_hp_metric=False,
+                                purge_step=resumed.step if resumed else None)
               if cfg["logger"]["name"] == "tensorboard" else False)
-    callbacks = [checkpoints, StepLogger(cfg["trainer"]["log_every_n_steps"])]
-    return pl.Trainer(**cfg["trainer"], logger=logger, callbacks=callbacks, default_root_dir=run_dir)
+    callbacks = [*fault_tolerance(plan, run_dir, resumed), StepLogger(cfg["trainer"]["log_every_n_steps"])]
+    return pl.Trainer(**{**cfg["trainer"], **lightning_limits(plan)}, logger=logger, callbacks=callbacks,
+                      plugins=[AtomicCheckpointIO()], default_root_dir=run_dir)
 
 
 def run(plan: Plan, run_dir: Path) -> dict:
     started = time.perf_counter()
+    resumed = resume_point(plan, run_dir)
     pl.seed_everything(plan.config["seed"], verbose=False)
     train, val, num_features, num_classes = loaders(plan)
     module = TrainingModule(plan, num_features, num_classes)
-    fit = trainer(plan, run_dir)
-    fit.fit(module, train, val)
-    metrics = {key: float(value) for key, value in fit.callback_metrics.items()}
+    if resumed:
+        resumed.check_model(module, plan.config["resume"])
+    fit = trainer(plan, run_dir, resumed)
+    fit.fit(module, train, val, ckpt_path=resumed and resumed.path, weights_only=True)
+    metrics = module.last_metrics  # restored from the checkpoint too, for a resumed run
     metrics = {
         "val/acc": metrics.get("val/acc"),
         "val/loss": metrics.get("val/loss"),
-        "train/loss": metrics.get("train/loss_epoch"),
+        "train/loss": metrics.get("train/loss"),
         "global_step": fit.global_step,
         "epochs": fit.current_epoch,
         "wall_seconds": round(time.perf_counter() - started, 3),
     }
     (run_dir / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
-    print(f"val/acc={metrics['val/acc']:.4f} val/loss={metrics['val/loss']:.4f} after {fit.global_step} steps "
-          f"({metrics['wall_seconds']:.1f} s); run directory: {run_dir}")
+    shown = [f"{key}={metrics[key]:.4f}" for key in ("val/acc", "val/loss") if metrics[key] is not None]
+    print(" ".join([*shown, f"after {fit.global_step} steps ({metrics['wall_seconds']:.1f} s); "
+                            f"run directory: {run_dir}"]))
     return metrics

@@ -1,0 +1,137 @@
+"""Checkpoint files: written atomically, read safely, and found again to resume a run.
+
+A run keeps one file, ``<run dir>/checkpoints/last.ckpt``, always its newest state. It is written
+to ``last.ckpt.partial`` in the same directory, flushed to disk (``fsync``) and renamed over
+``last.ckpt`` (``os.replace`` is atomic on POSIX and Windows), so a process killed while saving
+leaves the previous ``last.ckpt`` intact. Checkpoints hold plain containers and tensors only and
+are read with ``torch.load(weights_only=True)``; a file that cannot be used is reported in one
+line (a ``ConfigError`` on the ``resume`` key), never with a traceback.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from lightning.fabric.plugins.io.torch_io import TorchCheckpointIO
+
+from lrframe.config import Plan
+from lrframe.errors import ConfigError, show
+from lrframe.resume import Change, config_changes, no_effect
+
+log = logging.getLogger(__name__)
+
+LAST = "last.ckpt"
+
+
+def last_checkpoint(run_dir: Path) -> Path:
+    """Where a run directory's newest checkpoint lives."""
+    return run_dir / "checkpoints" / LAST
+
+
+class AtomicCheckpointIO(TorchCheckpointIO):
+    """Lightning's checkpoint writer, made crash-safe: temporary file, fsync, atomic rename."""
+
+    def save_checkpoint(self, checkpoint: dict[str, Any], path, storage_options: Any = None) -> None:
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        partial = path.with_name(path.name + ".partial")
+        with open(partial, "wb") as file:
+            torch.save(checkpoint, file)
+            file.flush()
+            os.fsync(file.fileno())
+        os.replace(partial, path)
+        if os.name == "posix":  # make the rename itself durable
+            directory = os.open(path.parent, os.O_RDONLY)
+            try:
+                os.fsync(directory)
+            finally:
+                os.close(directory)
+
+
+def read_checkpoint(path: Path, key: str = "resume", value: Any = None) -> dict:
+    """The checkpoint at ``path``, or a one-line ConfigError on ``key=value`` saying why not."""
+    value = str(path) if value is None else value
+
+    def refuse(why: str) -> ConfigError:
+        return ConfigError(key, value, why)
+
+    try:
+        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+    except FileNotFoundError:
+        raise refuse("checkpoint file not found") from None
+    except Exception as error:  # torch.load raises many types for a damaged file
+        first_line = " ".join(str(error).split("\n")[0].split()) or type(error).__name__
+        if "Weights only load failed" in first_line:
+            raise refuse(f"{path} holds objects other than plain containers and tensors; lrframe "
+                         "opens checkpoints with torch.load(weights_only=True) only") from None
+        raise refuse(f"{path} is truncated or corrupt ({type(error).__name__}: {first_line})") from None
+    if not isinstance(checkpoint, dict) or not {"state_dict", "loops", "global_step"} <= set(checkpoint):
+        raise refuse(f"{path} is not a training checkpoint (no state_dict, loops and global_step)")
+    if not isinstance(checkpoint.get("hyper_parameters", {}).get("config"), dict):
+        raise refuse(f"{path} is not an lrframe checkpoint (it has no hyper_parameters.config)")
+    return checkpoint
+
+
+@dataclass(frozen=True)
+class ResumePoint:
+    """A checkpoint a run continues from, checked against the run's config."""
+
+    path: Path
+    step: int
+    config: dict  # the checkpointed run's config
+    changes: tuple[Change, ...]  # allowed differences (resume_allow_changes=true)
+    shapes: dict[str, tuple[int, ...]]  # the model's parameter and buffer shapes
+
+    def check_model(self, module: torch.nn.Module, resume: Any) -> None:
+        """Refuse, in one line, a checkpoint whose weights do not fit ``module``."""
+        here = {name: tuple(tensor.shape) for name, tensor in module.state_dict().items()}
+        if here == self.shapes:
+            return
+        missing = sorted(set(here) - set(self.shapes))
+        extra = sorted(set(self.shapes) - set(here))
+        if missing or extra:
+            detail = (f"missing {', '.join(missing)}" if missing else "") + \
+                     ("; " if missing and extra else "") + (f"unexpected {', '.join(extra)}" if extra else "")
+        else:
+            name = next(name for name in here if here[name] != self.shapes[name])
+            detail = f"{name} has shape {show(list(self.shapes[name]))} there, {show(list(here[name]))} here"
+        raise ConfigError("resume", resume, f"{self.path} holds another model ({detail})")
+
+
+def resume_point(plan: Plan, run_dir: Path) -> ResumePoint | None:
+    """The checkpoint that ``plan.config['resume']`` names, checked; None to start fresh.
+
+    ``resume=auto`` looks for ``<run_dir>/checkpoints/last.ckpt`` and, when there is none, starts
+    fresh with a notice. A config that differs from the checkpoint's is refused unless
+    ``resume_allow_changes=true``, in which case the changes are logged and the new values apply.
+    """
+    resume = plan.config["resume"]
+    if resume is None:
+        return None
+    path = last_checkpoint(run_dir) if resume == "auto" else Path(resume)
+    if resume == "auto" and not path.is_file():
+        log.info(f"resume=auto: no checkpoint at {path}; starting fresh (to continue a run, pass its "
+                 "directory: hydra.run.dir=...)")
+        return None
+    checkpoint = read_checkpoint(path, value=resume)
+    saved = checkpoint["hyper_parameters"]["config"]
+    step = int(checkpoint["global_step"])
+    changes = config_changes(saved, plan.config)
+    if changes and not plan.config["resume_allow_changes"]:
+        raise ConfigError("resume", resume, f"the config differs from the one in {path} (step {step}): "
+                          + ", ".join(map(str, changes)) + "; pass resume_allow_changes=true to continue "
+                          "with the new values")
+    if changes:
+        notes = no_effect(changes)
+        log.warning(f"resume: continuing from {path} (step {step}) with changed config: "
+                    + ", ".join(map(str, changes)) + (f" ({'; '.join(notes)})" if notes else ""))
+    shapes = {name: tuple(tensor.shape) for name, tensor in checkpoint["state_dict"].items()}
+    total = plan.clock.total_steps
+    log.info(f"resume: continuing from {path} at step {step} of {total}"
+             + (" (training is complete: nothing left to train)" if step >= total else ""))
+    return ResumePoint(path, step, saved, tuple(changes), shapes)
