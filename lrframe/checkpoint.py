@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -65,16 +66,25 @@ def read_checkpoint(path: Path, key: str = "resume", value: Any = None) -> dict:
     except FileNotFoundError:
         raise refuse("checkpoint file not found") from None
     except Exception as error:  # torch.load raises many types for a damaged file
-        first_line = " ".join(str(error).split("\n")[0].split()) or type(error).__name__
-        if "Weights only load failed" in first_line:
-            raise refuse(f"{path} holds objects other than plain containers and tensors; lrframe "
-                         "opens checkpoints with torch.load(weights_only=True) only") from None
-        raise refuse(f"{path} is truncated or corrupt ({type(error).__name__}: {first_line})") from None
+        reason = _load_error(error)
+        if "Unsupported global" in reason:
+            name = re.search(r"GLOBAL (\S+)", reason)
+            raise refuse(f"{path} holds Python objects ({name[1] if name else 'not plain data'}), not only plain "
+                         "containers and tensors; lrframe opens checkpoints with torch.load(weights_only=True)") from None
+        raise refuse(f"{path} is truncated or corrupt ({reason})") from None
     if not isinstance(checkpoint, dict) or not {"state_dict", "loops", "global_step"} <= set(checkpoint):
         raise refuse(f"{path} is not a training checkpoint (no state_dict, loops and global_step)")
     if not isinstance(checkpoint.get("hyper_parameters", {}).get("config"), dict):
         raise refuse(f"{path} is not an lrframe checkpoint (it has no hyper_parameters.config)")
     return checkpoint
+
+
+def _load_error(error: Exception) -> str:
+    """The gist of a torch.load error, in one short line."""
+    text = " ".join(str(error).split())
+    if "WeightsUnpickler error:" in text:  # torch's weights-only unpickler wraps the reason in advice
+        text = text.split("WeightsUnpickler error:")[1].split(". ")[0].strip()
+    return f"{type(error).__name__}: {text[:160]}" if text else type(error).__name__
 
 
 @dataclass(frozen=True)
@@ -92,15 +102,15 @@ class ResumePoint:
         here = {name: tuple(tensor.shape) for name, tensor in module.state_dict().items()}
         if here == self.shapes:
             return
-        missing = sorted(set(here) - set(self.shapes))
-        extra = sorted(set(self.shapes) - set(here))
-        if missing or extra:
-            detail = (f"missing {', '.join(missing)}" if missing else "") + \
-                     ("; " if missing and extra else "") + (f"unexpected {', '.join(extra)}" if extra else "")
-        else:
-            name = next(name for name in here if here[name] != self.shapes[name])
-            detail = f"{name} has shape {show(list(self.shapes[name]))} there, {show(list(here[name]))} here"
-        raise ConfigError("resume", resume, f"{self.path} holds another model ({detail})")
+        differences = []
+        for names, where in ((sorted(set(self.shapes) - set(here)), "the checkpoint"),
+                             (sorted(set(here) - set(self.shapes)), "this config's model")):
+            if names:
+                differences.append(f"{', '.join(names)} only in {where}")
+        differences += [f"{name} has shape {show(list(self.shapes[name]))} in the checkpoint, "
+                        f"{show(list(here[name]))} in this config's model"
+                        for name in here if name in self.shapes and here[name] != self.shapes[name]][:1]
+        raise ConfigError("resume", resume, f"{self.path} holds another model: " + "; ".join(differences))
 
 
 def resume_point(plan: Plan, run_dir: Path) -> ResumePoint | None:

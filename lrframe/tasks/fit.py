@@ -40,7 +40,7 @@ def trainer(plan: Plan, run_dir: Path, resumed: ResumePoint | None = None) -> pl
     logger = (TensorBoardLogger(save_dir=run_dir, name="tensorboard", version="", default_hp_metric=False,
                                 purge_step=resumed.step if resumed else None)
               if cfg["logger"]["name"] == "tensorboard" else False)
-    callbacks = [*fault_tolerance(plan, run_dir, resumed), StepLogger(cfg["trainer"]["log_every_n_steps"])]
+    callbacks = [StepLogger(cfg["trainer"]["log_every_n_steps"]), *fault_tolerance(plan, run_dir, resumed)]
     return pl.Trainer(**{**cfg["trainer"], **lightning_limits(plan)}, logger=logger, callbacks=callbacks,
                       plugins=[AtomicCheckpointIO()], default_root_dir=run_dir)
 

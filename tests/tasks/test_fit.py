@@ -66,3 +66,11 @@ def test_same_seed_gives_identical_weights_and_another_seed_does_not(tmp_path):
         weights.append(torch.load(tmp_path / name / "checkpoints" / "last.ckpt", weights_only=True)["state_dict"])
     assert all(torch.equal(weights[0][k], weights[1][k]) for k in weights[0])
     assert not all(torch.equal(weights[0][k], weights[2][k]) for k in weights[0])
+
+
+def test_a_run_ending_mid_epoch_validates_at_its_last_step(tmp_path):
+    fit_in_process(tmp_path, "trainer.max_steps=30", "trainer.max_epochs=5")
+    metrics = read_metrics(tmp_path)
+    assert metrics["global_step"] == 30 and metrics["epochs"] == 2
+    assert [step for step, _ in read_scalars(tmp_path, "val/acc")] == [22, 29]
+    assert metrics["val/acc"] == pytest.approx(read_scalars(tmp_path, "val/acc")[-1][1])
