@@ -92,8 +92,7 @@ class LastCheckpoint(Checkpoint):
 
     A first SIGTERM or SIGINT (Ctrl-C) is noted; at the next save point (the end of the current
     optimizer step, or the epoch end when that step was the epoch's last) a checkpoint is saved
-    and ``Interrupted`` is raised (at the epoch end: once the epoch's metrics are logged). A
-    second Ctrl-C interrupts at once, as Ctrl-C usually does.
+    and ``Interrupted`` is raised. A second Ctrl-C interrupts at once, as Ctrl-C usually does.
     """
 
     def __init__(self, path: Path, every_n_steps: int, guard: DivergenceGuard, resumed: ResumePoint | None):
@@ -130,14 +129,9 @@ class LastCheckpoint(Checkpoint):
         self._stop_if_signalled(trainer)
 
     def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        # a Checkpoint callback: Lightning calls it after the module's own hook, so the epoch's
+        # metrics (train/loss_epoch) are logged when this saves
         self._save(trainer, pl_module)
-
-    def on_train_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        # Lightning logs the finished epoch's metrics (train/loss_epoch) just after the epoch-end
-        # checkpoint, and a run resumed from it does not log them again: put them on disk, then
-        # stop if a signal came during the epoch's end.
-        for logger in trainer.loggers:
-            logger.save()
         self._stop_if_signalled(trainer)
 
     def on_exception(self, trainer: pl.Trainer, pl_module: pl.LightningModule, exception: BaseException) -> None:

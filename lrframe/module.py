@@ -79,8 +79,13 @@ class TrainingModule(pl.LightningModule):
     def on_train_epoch_end(self) -> None:
         loss_sum, batches = self.trainer.strategy.reduce(self._epoch_loss.clone(), reduce_op="sum")
         mean = loss_sum / batches
-        self.log("train/loss_epoch", mean)
         self.last_metrics["train/loss"] = mean.item()
+        self.log("train/loss_epoch", mean, logger=False)  # for callbacks that monitor it
+        # Written here rather than by Lightning after every epoch-end hook: so it is on disk before
+        # the epoch-end checkpoint, which a resumed run continues after without logging it again.
+        for logger in self.loggers:
+            logger.log_metrics({"train/loss_epoch": self.last_metrics["train/loss"], "epoch": self.current_epoch},
+                               step=self.global_step - 1)
         self._epoch_loss.zero_()
 
     def validation_step(self, batch, batch_idx):
