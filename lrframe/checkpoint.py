@@ -69,8 +69,9 @@ def read_checkpoint(path: Path, key: str = "resume", value: Any = None) -> dict:
         reason = _load_error(error)
         if "Unsupported global" in reason:
             name = re.search(r"GLOBAL (\S+)", reason)
-            raise refuse(f"{path} holds Python objects ({name[1] if name else 'not plain data'}), not only plain "
-                         "containers and tensors; lrframe opens checkpoints with torch.load(weights_only=True)") from None
+            what = name[1] if name else "not plain data"
+            raise refuse(f"{path} holds Python objects ({what}), not only plain containers and tensors; "
+                         "lrframe opens checkpoints with torch.load(weights_only=True)") from None
         raise refuse(f"{path} is truncated or corrupt ({reason})") from None
     if not isinstance(checkpoint, dict) or not {"state_dict", "loops", "global_step"} <= set(checkpoint):
         raise refuse(f"{path} is not a training checkpoint (no state_dict, loops and global_step)")
@@ -133,15 +134,18 @@ def resume_point(plan: Plan, run_dir: Path) -> ResumePoint | None:
     step = int(checkpoint["global_step"])
     changes = config_changes(saved, plan.config)
     if changes and not plan.config["resume_allow_changes"]:
-        raise ConfigError("resume", resume, f"the config differs from the one in {path} (step {step}): "
-                          + ", ".join(map(str, changes)) + "; pass resume_allow_changes=true to continue "
-                          "with the new values")
+        raise ConfigError("resume", resume, f"the config differs from the one in {path} (after {step} "
+                          "steps): " + ", ".join(map(str, changes)) + "; pass resume_allow_changes=true to "
+                          "continue with the new values")
     if changes:
         notes = no_effect(changes)
-        log.warning(f"resume: continuing from {path} (step {step}) with changed config: "
+        log.warning(f"resume: continuing from {path} (after {step} steps) with changed config: "
                     + ", ".join(map(str, changes)) + (f" ({'; '.join(notes)})" if notes else ""))
     shapes = {name: tuple(tensor.shape) for name, tensor in checkpoint["state_dict"].items()}
     total = plan.clock.total_steps
+    if step > total:  # only with allowed changes: the same config plans the same run
+        raise ConfigError("resume", resume, f"{path} is after {step} steps, past the end of this config's run "
+                          f"({total} steps)")
     log.info(f"resume: continuing from {path} at step {step} of {total}"
              + (" (training is complete: nothing left to train)" if step >= total else ""))
     return ResumePoint(path, step, saved, tuple(changes), shapes)

@@ -52,7 +52,8 @@ class DivergenceGuard(pl.Callback):
         self._losses: list[torch.Tensor] = []
         self._steps: list[tuple[int, tuple[float, ...]]] = []  # (optimizer step, lr of each group)
 
-    def on_before_backward(self, trainer: pl.Trainer, pl_module: pl.LightningModule, loss: torch.Tensor) -> None:
+    def on_before_backward(self, trainer: pl.Trainer, pl_module: pl.LightningModule,
+                           loss: torch.Tensor) -> None:
         self._losses.append(pl_module.last_loss)
         self._steps.append((trainer.global_step, tuple(g["lr"] for g in trainer.optimizers[0].param_groups)))
 
@@ -115,7 +116,8 @@ class LastCheckpoint(Checkpoint):
             signal.default_int_handler(signum, frame)  # raises KeyboardInterrupt
         self._signal = signum
 
-    def on_train_batch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule, batch, batch_idx: int) -> None:
+    def on_train_batch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule, batch,
+                             batch_idx: int) -> None:
         self._step_at_batch_start = trainer.global_step
 
     def on_train_batch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule, outputs, batch,
@@ -134,7 +136,8 @@ class LastCheckpoint(Checkpoint):
         self._save(trainer, pl_module)
         self._stop_if_signalled(trainer)
 
-    def on_exception(self, trainer: pl.Trainer, pl_module: pl.LightningModule, exception: BaseException) -> None:
+    def on_exception(self, trainer: pl.Trainer, pl_module: pl.LightningModule,
+                     exception: BaseException) -> None:
         if isinstance(exception, Stopped) and exception.checkpoint is None:
             exception.checkpoint = self.saved
 
@@ -223,7 +226,8 @@ class ConfigChanges(pl.Callback):
         self._checkpoint: dict = {}
         self._fresh: list[dict] = []
 
-    def on_load_checkpoint(self, trainer: pl.Trainer, pl_module: pl.LightningModule, checkpoint: dict) -> None:
+    def on_load_checkpoint(self, trainer: pl.Trainer, pl_module: pl.LightningModule,
+                           checkpoint: dict) -> None:
         self._checkpoint = checkpoint  # Lightning restores optimizer and scheduler from it later
 
     def on_fit_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:

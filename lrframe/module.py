@@ -83,9 +83,9 @@ class TrainingModule(pl.LightningModule):
         self.log("train/loss_epoch", mean, logger=False)  # for callbacks that monitor it
         # Written here rather than by Lightning after every epoch-end hook: so it is on disk before
         # the epoch-end checkpoint, which a resumed run continues after without logging it again.
+        epoch_metrics = {"train/loss_epoch": self.last_metrics["train/loss"], "epoch": self.current_epoch}
         for logger in self.loggers:
-            logger.log_metrics({"train/loss_epoch": self.last_metrics["train/loss"], "epoch": self.current_epoch},
-                               step=self.global_step - 1)
+            logger.log_metrics(epoch_metrics, step=self.global_step - 1)
         self._epoch_loss.zero_()
 
     def validation_step(self, batch, batch_idx):

@@ -67,7 +67,8 @@ def assert_same_run(reference: Path, run: Path) -> None:
     optimizer and schedule state, loops), every TensorBoard point at every step, the metrics."""
     import torch
 
-    expected, actual = (torch.load(path / "checkpoints" / "last.ckpt", weights_only=True) for path in (reference, run))
+    expected, actual = (torch.load(path / "checkpoints" / "last.ckpt", weights_only=True)
+                        for path in (reference, run))
     assert actual["global_step"] == expected["global_step"]
     assert actual["state_dict"].keys() == expected["state_dict"].keys()
     for key, tensor in expected["state_dict"].items():

@@ -83,7 +83,7 @@ def test_a_changed_config_is_refused_naming_every_changed_key(finished_run):
         resume_point(make_plan("trainer.max_epochs=3", "optimizer.lr=0.2", "scheduler=step", "resume=auto"),
                      finished_run)
     assert str(error.value) == (
-        f"resume=auto: the config differs from the one in {finished_run}/checkpoints/last.ckpt (step 46): "
+        f"resume=auto: the config differs from the one in {finished_run}/checkpoints/last.ckpt (after 46 steps): "
         "optimizer.lr 0.1 -> 0.2, scheduler.name cosine -> step, trainer.max_epochs 2 -> 3; "
         "pass resume_allow_changes=true to continue with the new values")
 
@@ -95,15 +95,16 @@ def test_allowed_changes_are_logged(finished_run, caplog):
     assert point.step == 46 and [str(change) for change in point.changes] == [
         "init.name kaiming_normal -> default", "trainer.max_epochs 2 -> 3"]
     warning, = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
-    assert warning == (f"resume: continuing from {finished_run}/checkpoints/last.ckpt (step 46) with changed config: "
-                       "init.name kaiming_normal -> default, trainer.max_epochs 2 -> 3 "
+    assert warning == (f"resume: continuing from {finished_run}/checkpoints/last.ckpt (after 46 steps) with "
+                       "changed config: init.name kaiming_normal -> default, trainer.max_epochs 2 -> 3 "
                        "(init: the weights come from the checkpoint)")
 
 
 def test_a_checkpoint_of_another_model_is_one_line(finished_run):
     from lrframe.module import TrainingModule
 
-    plan = make_plan("trainer.max_epochs=2", "model.hidden=[128]", f"resume={last_checkpoint(finished_run)}", "resume_allow_changes=true")
+    plan = make_plan("trainer.max_epochs=2", "model.hidden=[128]", f"resume={last_checkpoint(finished_run)}",
+                     "resume_allow_changes=true")
     point = resume_point(plan, finished_run)
     with pytest.raises(ConfigError) as error:  # e.g. before Lightning's load_state_dict raises a traceback
         point.check_model(TrainingModule(plan, 64, 10), plan.config["resume"])
@@ -111,3 +112,9 @@ def test_a_checkpoint_of_another_model_is_one_line(finished_run):
     assert str(error.value) == (f"resume={path}: {path} holds another model: model.4.bias, model.4.weight only in "
                                 "the checkpoint; model.0.weight has shape [256,64] in the checkpoint, [128,64] in "
                                 "this config's model")
+
+
+def test_a_checkpoint_past_the_end_of_the_new_run_is_refused(finished_run):
+    plan = make_plan("trainer.max_epochs=1", "warmup=none", "resume=auto", "resume_allow_changes=true")
+    with pytest.raises(ConfigError, match=r"last.ckpt is after 46 steps, past the end of this config's run \(23 steps\)"):
+        resume_point(plan, finished_run)
