@@ -27,6 +27,8 @@ from lrframe.resume import Change, config_changes, no_effect
 log = logging.getLogger(__name__)
 
 LAST = "last.ckpt"
+#: the keys that make the optimizer's effective (base) lr
+LR_KEYS = ("optimizer.lr", "optimizer.lr_scaling", "optimizer.base_batch_size")
 
 
 def last_checkpoint(run_dir: Path) -> Path:
@@ -114,6 +116,15 @@ class ResumePoint:
         raise ConfigError("resume", resume, f"{self.path} holds another model: " + "; ".join(differences))
 
 
+def check_target_changes(changes: list[Change], target: str, resume: Any) -> None:
+    """Refuse changes to the lr or schedule of a scheduler given by ``_target_``: torch restores its
+    state, base lrs and arguments included, over the new config's."""
+    planned = [str(c) for c in changes if c.key.startswith(("scheduler.", "warmup.")) or c.key in LR_KEYS]
+    if planned:
+        raise ConfigError("resume_allow_changes", True, f"cannot apply {', '.join(planned)} to a scheduler "
+                          f"given by _target_ ({target}): its checkpointed state would win")
+
+
 def resume_point(plan: Plan, run_dir: Path) -> ResumePoint | None:
     """The checkpoint that ``plan.config['resume']`` names, checked; None to start fresh.
 
@@ -137,6 +148,12 @@ def resume_point(plan: Plan, run_dir: Path) -> ResumePoint | None:
         raise ConfigError("resume", resume, f"the config differs from the one in {path} (after {step} "
                           "steps): " + ", ".join(map(str, changes)) + "; pass resume_allow_changes=true to "
                           "continue with the new values")
+    target = plan.config["scheduler"].get("_target_")
+    if changes and target:
+        check_target_changes(changes, target, resume)
+    if target and target.endswith("ReduceLROnPlateau"):
+        log.warning("resume: Lightning steps a ReduceLROnPlateau given by scheduler._target_ and does not "
+                    "replay the reduction due at the epoch the run resumes in; scheduler=plateau resumes exactly")
     if changes:
         notes = no_effect(changes)
         log.warning(f"resume: continuing from {path} (after {step} steps) with changed config: "

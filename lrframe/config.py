@@ -19,6 +19,7 @@ from lrframe import datasets
 from lrframe.errors import ConfigError, boolean, choice, integer, known_keys, number
 from lrframe.schedules import RunSchedule, run_schedule
 from lrframe.schedules.clock import Clock, steps_per_epoch
+from lrframe.schedules.target import check_target
 
 GROUPS = ("data", "model", "init", "optimizer", "scheduler", "warmup", "trainer", "logger", "checkpoint",
           "task")
@@ -65,7 +66,7 @@ TRAINER_ARGS = ("accelerator", "strategy", "devices", "precision", "max_epochs",
                 "enable_progress_bar", "enable_model_summary", "max_time", "profiler")
 
 LOGGERS = ("tensorboard", "none")
-TASKS = {"fit": ()}
+TASKS = {"fit": (), "preview": ()}
 
 
 @dataclass(frozen=True)
@@ -256,5 +257,11 @@ def validate(cfg: Any) -> Plan:
     optimizer = cfg["optimizer"]
     lr_scale = LR_SCALING[optimizer["lr_scaling"]](global_batch / optimizer["base_batch_size"])
     plan = Plan(cfg, train_size, val_size, global_batch, Clock(per_epoch, total), lr_scale)
-    plan.schedule()  # builds (and so checks) the scheduler and warmup nodes
+    if "_target_" in cfg["scheduler"]:
+        check_target(cfg["scheduler"], cfg["warmup"], task)
+        return plan
+    schedule = plan.schedule()  # builds (and so checks) the scheduler and warmup nodes
+    if schedule.schedules_momentum and not {"momentum", "betas"} & set(OPTIMIZERS[optimizer["name"]][1]):
+        raise ConfigError("scheduler.cycle_momentum", True,
+                          f"optimizer={optimizer['name']} has no momentum to cycle; expected false")
     return plan

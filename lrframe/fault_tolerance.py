@@ -32,6 +32,7 @@ from lightning.pytorch.callbacks import Checkpoint
 from lrframe.callbacks import lr_tags
 from lrframe.checkpoint import ResumePoint, last_checkpoint
 from lrframe.config import Plan
+from lrframe.lr_scheduler import ScheduledLR
 from lrframe.resume import Diverged, Interrupted, Stopped
 
 log = logging.getLogger(__name__)
@@ -240,15 +241,22 @@ class ConfigChanges(pl.Callback):
         if old["optimizer"]["name"] != new["optimizer"]["name"] or not same_groups:
             self._checkpoint["optimizer_states"] = []  # nothing to restore: the optimizer starts fresh
             log.warning("resume: the optimizer or its parameter groups changed; it starts with fresh state")
-        if old["scheduler"]["name"] != new["scheduler"]["name"]:
-            schedule = trainer.lr_scheduler_configs[0].scheduler.schedule
-            self._checkpoint["lr_schedulers"][0]["schedule"] = schedule.state_dict()
+        scheduler = trainer.lr_scheduler_configs[0].scheduler
+        if isinstance(scheduler, ScheduledLR) and _scheduler_kind(old) != _scheduler_kind(new):
+            # another schedule: its own fresh state, at the checkpoint's step
+            self._checkpoint["lr_schedulers"][0] = {**scheduler.state_dict(), "last_epoch": self.point.step}
 
     def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         # everything is restored now: put the new hyper-parameters and base lrs over the old ones
         for group, fresh in zip(trainer.optimizers[0].param_groups, self._fresh):
             group.update({key: value for key, value in fresh.items() if key != "lr"})
-        trainer.lr_scheduler_configs[0].scheduler.rebase([fresh["initial_lr"] for fresh in self._fresh])
+        scheduler = trainer.lr_scheduler_configs[0].scheduler
+        if isinstance(scheduler, ScheduledLR):  # a _target_ scheduler keeps its state (see check_target_changes)
+            scheduler.rebase([fresh["initial_lr"] for fresh in self._fresh])
+
+
+def _scheduler_kind(config: dict) -> tuple:
+    return config["scheduler"].get("name"), config["scheduler"].get("_target_")
 
 
 class StopAtPlannedEnd(pl.Callback):

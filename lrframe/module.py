@@ -5,12 +5,14 @@ from __future__ import annotations
 import lightning.pytorch as pl
 import torch
 import torch.nn.functional as F
+from hydra.utils import instantiate
 
 from lrframe.config import INIT_NONLINEARITIES, Plan
 from lrframe.init import initialize
 from lrframe.lr_scheduler import ScheduledLR
 from lrframe.models import mlp
 from lrframe.optim import build_optimizer
+from lrframe.schedules.target import lightning_scheduler, target_arguments
 
 
 def build_model(plan: Plan, num_features: int, num_classes: int) -> torch.nn.Module:
@@ -50,6 +52,10 @@ class TrainingModule(pl.LightningModule):
 
     def configure_optimizers(self):
         optimizer = build_optimizer(self.model, self.plan.config["optimizer"], self.lr)
+        node = self.plan.config["scheduler"]
+        if "_target_" in node:  # the user's own torch LRScheduler, stepped by Lightning every `interval`
+            scheduler = instantiate(target_arguments(node), optimizer=optimizer, _convert_="all")
+            return {"optimizer": optimizer, "lr_scheduler": lightning_scheduler(node, scheduler)}
         scheduler = ScheduledLR(optimizer, self.plan.schedule(self.lr))
         # stepped after every optimizer step: the schedule itself knows about epochs
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
@@ -104,5 +110,5 @@ class TrainingModule(pl.LightningModule):
         metrics = {"val/loss": val_loss, "val/acc": val_acc}
         self.last_metrics.update(metrics)
         self.log_dict(metrics)
-        if self.scheduler.schedule.observes_metric:
+        if isinstance(self.scheduler, ScheduledLR) and self.scheduler.schedule.observes_metric:
             self.scheduler.observe(metrics)

@@ -118,3 +118,13 @@ def test_a_checkpoint_past_the_end_of_the_new_run_is_refused(finished_run):
     plan = make_plan("trainer.max_epochs=1", "warmup=none", "resume=auto", "resume_allow_changes=true")
     with pytest.raises(ConfigError, match=r"last.ckpt is after 46 steps, past the end of this config's run \(23 steps\)"):
         resume_point(plan, finished_run)
+
+
+def test_schedule_changes_cannot_reach_a_scheduler_given_by_target(finished_run):
+    plan = make_plan("trainer.max_epochs=2", "scheduler=none", "+scheduler._target_=torch.optim.lr_scheduler.StepLR",
+                     "+scheduler.step_size=5", "warmup=none", "resume=auto", "resume_allow_changes=true")
+    with pytest.raises(ConfigError) as error:
+        resume_point(plan, finished_run)
+    assert str(error.value) == ("resume_allow_changes=true: cannot apply scheduler.name cosine -> none, "
+                                "warmup.name linear -> none to a scheduler given by _target_ "
+                                "(torch.optim.lr_scheduler.StepLR): its checkpointed state would win")

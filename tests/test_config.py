@@ -52,6 +52,10 @@ BAD_CONFIGS = [
     (["resume=/no/such.ckpt"], r"^resume=/no/such\.ckpt: checkpoint file not found$"),
     (["task=train"], r"^task=train: no such option; expected one of fit"),
     (["scheduler.T_max=${oops}"], r"^scheduler\.T_max=null: .*oops"),
+    (["scheduler=noam", "warmup=linear"], r"^warmup\.name=linear: .*scheduler=noam starts at 0 .*expected warmup=none$"),
+    (["scheduler=sequential", "scheduler.schedulers.1.gamma=-1"], r"^scheduler\.schedulers\.1\.gamma=-1: expected a"),
+    (["scheduler=lambda", "scheduler.lr_lambda='open(1)'"], r"^scheduler\.lr_lambda=open\(1\): 'open\(1\)' is not"),
+    (["scheduler=cyclic", "scheduler.mode=triangle"], r"^scheduler\.mode=triangle: expected one of triangular, "),
 ]
 
 
@@ -121,3 +125,13 @@ def test_validate_accepts_plain_dicts():
 
     plan = validate(OmegaConf.to_container(compose_config(), resolve=True))
     assert plan.clock.total_steps == 460
+
+
+def test_cycled_momentum_needs_an_optimizer_with_momentum():
+    from omegaconf import OmegaConf
+
+    cfg = OmegaConf.to_container(compose_config("scheduler=onecycle"), resolve=True)
+    cfg["optimizer"] = {"name": "adagrad", "lr": 0.1, "lr_decay": 0.0, "weight_decay": 0.0,
+                        "initial_accumulator_value": 0.0, "eps": 1e-10, "lr_scaling": "none", "base_batch_size": 64}
+    with pytest.raises(ConfigError, match=r"^scheduler\.cycle_momentum=true: optimizer=adagrad has no momentum"):
+        validate(cfg)

@@ -10,6 +10,7 @@ point at every step, ``metrics.json``.
 import math
 import os
 import random
+import re
 import signal
 
 import lightning.pytorch as pl
@@ -78,6 +79,19 @@ def run_with(monkeypatch, run_dir, callbacks, *overrides):
         return fit_in_process(run_dir, *overrides)
 
 
+def as_a_later_process(run_dir):
+    """Date the run's TensorBoard files one second earlier, as they are when a new process resumes it.
+
+    A writer's file is named ``events.out.tfevents.<second>.<host>.<pid>.<counter>``; TensorBoard
+    reads a directory's files in name order. Two writers of one process in the same second differ
+    by the counter only, and ``...100`` sorts before ``...99``; a resumed process starts seconds later.
+    """
+    for path in (run_dir / "tensorboard").glob("events.out.tfevents.*"):
+        head, second, tail = re.match(r"(events\.out\.tfevents\.)(\d+)(\..*)", path.name).groups()
+        path.rename(path.with_name(f"{head}{int(second) - 1:010d}{tail}"))
+    return run_dir
+
+
 def checkpoint_step(run_dir) -> int:
     return torch.load(last_checkpoint(run_dir), weights_only=True)["global_step"]
 
@@ -89,15 +103,16 @@ def crash_and_resume(monkeypatch, tmp_path, crash: pl.Callback, *overrides) -> i
     with pytest.raises(SimulatedCrash):
         run_with(monkeypatch, tmp_path / "run", [crash], *overrides)
     resumed_from = checkpoint_step(tmp_path / "run")
-    fit_in_process(tmp_path / "run", *overrides, "resume=auto")
+    fit_in_process(as_a_later_process(tmp_path / "run"), *overrides, "resume=auto")
     assert_same_run(tmp_path / "reference", tmp_path / "run")
     return resumed_from
 
 
 @pytest.mark.parametrize("scheduler", SCHEDULERS)
 def test_a_crashed_run_resumes_exactly_with_every_scheduler(monkeypatch, tmp_path, scheduler):
-    resumed_from = crash_and_resume(monkeypatch, tmp_path, CrashAt(37), *SHORT, f"scheduler={scheduler}")
-    assert resumed_from == 35  # the newest checkpoint: mid-epoch (epoch 2 runs steps 23-45)
+    # four epochs of 12 steps (every option's defaults fit in them), crashed in the third
+    overrides = (*SHORT, "trainer.max_epochs=4", "data.batch_size=128", f"scheduler={scheduler}")
+    assert crash_and_resume(monkeypatch, tmp_path, CrashAt(32), *overrides) == 30
 
 
 CRASHES = {
@@ -111,6 +126,13 @@ CRASHES = {
     "accumulation, epoch ends only": (CrashAt(9), ("trainer.accumulate_grad_batches=3",
                                                    "checkpoint.every_n_steps=0"), 8),
     "max_steps ending mid-epoch": (CrashAt(47), ("trainer.max_steps=60", "checkpoint.every_n_steps=0"), 46),
+    # the lr is halved at some validations (its state: best, bad epochs, cooldown)
+    "plateau that reduces": (CrashAt(60), ("scheduler=plateau", "scheduler.patience=0", "scheduler.threshold=0.3",
+                                           "scheduler.factor=0.5", "warmup=none", "trainer.max_epochs=5"), 55),
+    "cyclic momentum with adam": (CrashAt(37), ("scheduler=cyclic", "optimizer=adam", "warmup=none"), 35),
+    "a torch scheduler by _target_": (CrashAt(50), ("scheduler=none", "+scheduler._target_=torch.optim.lr_scheduler."
+                                                    "StepLR", "+scheduler.step_size=1", "scheduler.interval=epoch",
+                                                    "warmup=none", "checkpoint.every_n_steps=0"), 46),
 }
 
 
@@ -133,7 +155,7 @@ def test_every_random_generator_continues_where_it_was(monkeypatch, tmp_path):
     run_with(monkeypatch, tmp_path / "reference", [NoisyGradients()], *SHORT)
     with pytest.raises(SimulatedCrash):
         run_with(monkeypatch, tmp_path / "run", [NoisyGradients(), CrashAt(37)], *SHORT)
-    run_with(monkeypatch, tmp_path / "run", [NoisyGradients()], *SHORT, "resume=auto")
+    run_with(monkeypatch, as_a_later_process(tmp_path / "run"), [NoisyGradients()], *SHORT, "resume=auto")
     assert_same_run(tmp_path / "reference", tmp_path / "run")
     fit_in_process(tmp_path / "quiet", *SHORT)  # the noise matters: without it the weights differ
     noisy, quiet = (torch.load(last_checkpoint(tmp_path / name), weights_only=True)["state_dict"]
@@ -161,7 +183,7 @@ def test_a_signal_saves_at_the_end_of_the_step_and_stops(monkeypatch, tmp_path, 
     assert checkpoint_step(tmp_path / "run") == 17
     assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL  # the run's handlers are gone
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
-    fit_in_process(tmp_path / "run", *overrides, "resume=auto")
+    fit_in_process(as_a_later_process(tmp_path / "run"), *overrides, "resume=auto")
     assert_same_run(tmp_path / "reference", tmp_path / "run")
 
 
@@ -171,7 +193,7 @@ def test_a_signal_on_an_epochs_last_step_stops_after_the_epoch_end(monkeypatch, 
         run_with(monkeypatch, tmp_path / "run", [SignalAt(22, signal.SIGTERM)], *SHORT)
     assert stop.value.checkpoint[1] == 23 and checkpoint_step(tmp_path / "run") == 23
     assert [step for step, _ in read_scalars(tmp_path / "run", "train/loss_epoch")] == [22]  # logged, then stopped
-    fit_in_process(tmp_path / "run", *SHORT, "resume=auto")
+    fit_in_process(as_a_later_process(tmp_path / "run"), *SHORT, "resume=auto")
     assert_same_run(tmp_path / "reference", tmp_path / "run")
 
 
@@ -225,7 +247,7 @@ def test_a_finished_run_resumed_again_changes_nothing(tmp_path):
     fit_in_process(tmp_path, *SHORT)
     scalars, metrics = read_all_scalars(tmp_path), read_metrics(tmp_path)
     (tmp_path / "metrics.json").unlink()  # as if killed after its last checkpoint
-    fit_in_process(tmp_path, *SHORT, "resume=auto")
+    fit_in_process(as_a_later_process(tmp_path), *SHORT, "resume=auto")
     assert read_all_scalars(tmp_path) == scalars
     assert {**read_metrics(tmp_path), "wall_seconds": 0} == {**metrics, "wall_seconds": 0}
 
@@ -261,8 +283,8 @@ def test_a_changed_config_is_refused_unless_allowed(tmp_path):
 def test_allowed_changes_apply_the_new_schedule_and_hyperparameters_from_the_resumed_step(tmp_path):
     adam = ("optimizer=adam", "trainer.log_every_n_steps=1")
     fit_in_process(tmp_path, *adam, "trainer.max_epochs=2")  # 46 steps at lr 0.001
-    fit_in_process(tmp_path, *adam, "trainer.max_epochs=4", "optimizer.lr=0.002", "optimizer.betas=[0.8,0.99]",
-                   "resume=auto", "resume_allow_changes=true")
+    fit_in_process(as_a_later_process(tmp_path), *adam, "trainer.max_epochs=4", "optimizer.lr=0.002",
+                   "optimizer.betas=[0.8,0.99]", "resume=auto", "resume_allow_changes=true")
     lrs = [lr for _, lr in read_scalars(tmp_path, "lr")]
     # the first 46 steps as planned then; from step 46 the new plan: 92 steps, new base lr
     assert lrs == pytest.approx(_cosine_lrs(0.001, 46) + _cosine_lrs(0.002, 92)[46:], rel=1e-6, abs=1e-12)

@@ -71,3 +71,19 @@ def test_rebase_continues_the_schedule_at_the_current_step_with_new_base_lrs():
     expected = [0.3 * (1 + math.cos(math.pi * s / 100)) / 2 for s in range(40, 100)]
     assert _lrs(scheduler, 60) == pytest.approx(expected, rel=1e-9)
     assert scheduler.state_dict()["base_lrs"] == [0.3]
+
+
+def test_scheduled_momentum_sets_adam_beta1_as_torch_one_cycle_lr_does():
+    schedule = run_schedule({"name": "onecycle", "interval": "step", "max_lr": None, "total_steps": None,
+                             "pct_start": 0.3, "anneal_strategy": "cos", "cycle_momentum": True,
+                             "base_momentum": 0.85, "max_momentum": 0.95, "div_factor": 25.0,
+                             "final_div_factor": 1e4, "three_phase": False}, NO_WARMUP, CLOCK, lr=0.1)
+    ours = ScheduledLR(_optimizer(name="Adam"), schedule)
+    optimizer = _optimizer(name="Adam")
+    reference = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=0.1, total_steps=100)
+    for _ in range(100):
+        assert ours.optimizer.param_groups[0]["lr"] == pytest.approx(optimizer.param_groups[0]["lr"], rel=1e-6)
+        assert ours.optimizer.param_groups[0]["betas"] == pytest.approx(optimizer.param_groups[0]["betas"], rel=1e-6)
+        for opt, scheduler in ((ours.optimizer, ours), (optimizer, reference)):
+            opt.step()
+            scheduler.step()

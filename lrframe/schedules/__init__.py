@@ -6,14 +6,44 @@ bad argument is reported before torch is imported, and ``task=preview`` evaluate
 
 from lrframe.schedules.base import Schedule, join, schedule
 from lrframe.schedules.clock import Clock
-from lrframe.schedules.constant import unscheduled
-from lrframe.schedules.cosine import cosine
+from lrframe.schedules.composite import chained, sequential
+from lrframe.schedules.constant import constant, unscheduled
+from lrframe.schedules.cosine import cosine, cosine_restarts
+from lrframe.schedules.cyclic import cyclic, onecycle
+from lrframe.schedules.exponential import exponential, inverse_time, natural_exp
+from lrframe.schedules.lambdas import lambda_lr, multiplicative
+from lrframe.schedules.plateau import plateau
+from lrframe.schedules.polynomial import linear, polynomial
 from lrframe.schedules.run import RunSchedule, build_run_schedule
-from lrframe.schedules.step import step
+from lrframe.schedules.step import multistep, piecewise, step
+from lrframe.schedules.transformer import inverse_sqrt, noam
+from lrframe.schedules.wsd import wsd
 
 CATALOGUE = {
-    "cosine": cosine,
+    # torch.optim.lr_scheduler, with torch's argument names
+    "lambda": lambda_lr,
+    "multiplicative": multiplicative,
     "step": step,
+    "multistep": multistep,
+    "constant": constant,
+    "linear": linear,
+    "exponential": exponential,
+    "cosine": cosine,
+    "chained": chained,
+    "sequential": sequential,
+    "plateau": plateau,
+    "cyclic": cyclic,
+    "onecycle": onecycle,
+    "cosine_restarts": cosine_restarts,
+    # paddle.optimizer.lr, with Paddle's argument names
+    "piecewise": piecewise,
+    "natural_exp": natural_exp,
+    "inverse_time": inverse_time,
+    "polynomial": polynomial,
+    "noam": noam,
+    # modern
+    "inverse_sqrt": inverse_sqrt,
+    "wsd": wsd,
     "none": unscheduled,
 }
 

@@ -17,17 +17,19 @@ from collections.abc import Callable, Sequence
 Schedule = Callable[[float], float]
 
 
-def schedule(*, to_end: Sequence[str] = (), covers_run: Sequence[str] = ()):
+def schedule(*, to_end: Sequence[str] = (), covers_run: Sequence[str] = (), from_warmup: Sequence[str] = ()):
     """Mark a schedule constructor with the meaning of its duration arguments.
 
-    to_end:     arguments that may be null, meaning "to the end of training" (after warmup).
-    covers_run: arguments that, when given, must last at least as long as the run (the curve
-                is not defined, or not meant, beyond them).
+    to_end:      arguments that may be null, meaning "to the end of training" (after warmup).
+    covers_run:  arguments that, when given, must last at least as long as the run (the curve
+                 is not defined, or not meant, beyond them).
+    from_warmup: arguments that may be null, meaning "as long as the warmup".
     """
 
     def mark(constructor):
         constructor.to_end = tuple(to_end)
         constructor.covers_run = tuple(covers_run)
+        constructor.from_warmup = tuple(from_warmup)
         return constructor
 
     return mark

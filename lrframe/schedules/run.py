@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Callable
+from dataclasses import dataclass, replace
 from typing import Any
 
 from lrframe.errors import ConfigError, choice, integer, known_keys, number
@@ -21,7 +22,7 @@ from lrframe.schedules.base import Schedule
 from lrframe.schedules.clock import UNITS, Clock
 
 INTERVALS = ("step", "epoch")
-CLOCK_KEYS = ("name", "interval", "unit")
+CLOCK_KEYS = ("interval", "unit")
 
 
 class RunSchedule:
@@ -95,28 +96,64 @@ def build_warmup(node: dict, clock: Clock) -> tuple[Schedule | None, int]:
         raise error.under("warmup") from None
 
 
-def main_arguments(constructor, node: dict, *, length: float, unit: str, lr: float) -> dict:
-    """The constructor's keyword arguments from a scheduler node, durations resolved.
+@dataclass(frozen=True)
+class Pieces:
+    """Builds schedules from config nodes on one clock; composite schedules get one for their parts.
 
-    ``length`` is the main schedule's share of the run, in ``unit``.
+    ``length`` is the share of the run the schedule being built lasts and ``warmup`` the run's
+    warmup, both in ``unit``; ``lr`` is the optimizer's effective lr.
     """
-    params = inspect.signature(constructor).parameters
-    configurable = [p for p in params if p != "lr"]
-    known_keys(node, (*CLOCK_KEYS, *configurable), f"scheduler={node['name']}")
-    kwargs = {}
-    for name in configurable:
-        if name not in node:
-            raise ConfigError(name, None, f"missing; scheduler={node['name']} needs it")
-        value = node[name]
-        if value is None and name in constructor.to_end:
-            value = length
-        elif name in constructor.covers_run and isinstance(value, (int, float)) and 0 < value < length:
-            raise ConfigError(name, value, f"shorter than the run ({length:g} {unit}s after warmup); "
-                                           "set it to null to last to the end")
-        kwargs[name] = value
-    if "lr" in params:
-        kwargs["lr"] = lr
-    return kwargs
+
+    catalogue: dict[str, Callable[..., Schedule]]
+    length: float
+    unit: str
+    lr: float
+    warmup: float
+    part: bool = False  # building a part of a composite schedule (its length is the part's)
+
+    def build(self, node: dict, clock_keys: tuple[str, ...] = ()) -> Schedule:
+        name = choice("name", node.get("name"), self.catalogue)
+        constructor = self.catalogue[name]
+        return constructor(**self.arguments(constructor, node, clock_keys))
+
+    def __call__(self, key: str, node: Any, length: float) -> Schedule:
+        """A part of a composite schedule: ``node`` lasting ``length``, its errors under ``key``."""
+        if not isinstance(node, dict):
+            raise ConfigError(key, node, "expected a scheduler config, e.g. {name: exponential, gamma: 0.9}")
+        try:
+            return replace(self, length=length, part=True).build(node)
+        except ConfigError as error:
+            raise error.under(key) from None
+
+    def arguments(self, constructor, node: dict, clock_keys: tuple[str, ...]) -> dict:
+        """The constructor's keyword arguments from a scheduler node, durations resolved.
+
+        Arguments named ``lr`` and ``pieces`` are not config keys: they receive ``self.lr`` and
+        ``self``.
+        """
+        params = inspect.signature(constructor).parameters
+        injected = {"lr": self.lr, "pieces": self}
+        configurable = [p for p in params if p not in injected]
+        where = f"scheduler={node['name']}"
+        known_keys(node, (*clock_keys, "name", *configurable), where)
+        kwargs = {name: value for name, value in injected.items() if name in params}
+        for name in configurable:
+            if name not in node:
+                raise ConfigError(name, None, f"missing; {where} needs it")
+            value = node[name]
+            if value is None and name in constructor.to_end:
+                value = self.length
+            elif value is None and name in constructor.from_warmup:
+                if not self.warmup:
+                    raise ConfigError(name, None, "null means as long as the warmup, and there is none; "
+                                                  "set it, or a warmup")
+                value = self.warmup
+            elif name in constructor.covers_run and isinstance(value, (int, float)) and 0 < value < self.length:
+                span = f"its part of the run ({self.length:g} {self.unit}s)" if self.part else \
+                    f"the run ({self.length:g} {self.unit}s after warmup)"
+                raise ConfigError(name, value, f"shorter than {span}; set it to null to last to the end")
+            kwargs[name] = value
+        return kwargs
 
 
 def build_run_schedule(scheduler: dict, warmup: dict, clock: Clock, lr: float,
@@ -126,14 +163,16 @@ def build_run_schedule(scheduler: dict, warmup: dict, clock: Clock, lr: float,
     Raises ConfigError with keys under ``scheduler.`` / ``warmup.``.
     """
     warmup_fn, steps = build_warmup(warmup, clock)
-    name = choice("scheduler.name", scheduler.get("name"), catalogue)
     try:
         interval = choice("interval", scheduler.get("interval"), INTERVALS)
         unit = scheduler.get("unit") or interval
         choice("unit", unit, UNITS)
-        constructor = catalogue[name]
-        length = clock.in_unit(clock.total_steps - steps, unit)
-        main = constructor(**main_arguments(constructor, scheduler, length=length, unit=unit, lr=lr))
+        pieces = Pieces(catalogue, length=clock.in_unit(clock.total_steps - steps, unit), unit=unit, lr=lr,
+                        warmup=clock.in_unit(steps, unit))
+        main = pieces.build(scheduler, CLOCK_KEYS)
     except ConfigError as error:
         raise error.under("scheduler") from None
+    if warmup_fn is not None and main(0) == 0:
+        raise ConfigError("warmup.name", warmup["name"], f"warms up to where the schedule starts, and "
+                          f"scheduler={scheduler['name']} starts at 0 (it warms up by itself); expected warmup=none")
     return RunSchedule(main, clock.timer(unit, interval), warmup_fn, steps)

@@ -17,6 +17,7 @@ from lrframe.data import Batches
 from lrframe.datasets import load_split
 from lrframe.fault_tolerance import fault_tolerance, lightning_limits
 from lrframe.module import TrainingModule
+from lrframe.tasks.preview import write_schedule_csv
 
 
 def loaders(plan: Plan) -> tuple[Batches, Batches, int, int]:
@@ -48,6 +49,8 @@ def trainer(plan: Plan, run_dir: Path, resumed: ResumePoint | None = None) -> pl
 def run(plan: Plan, run_dir: Path) -> dict:
     started = time.perf_counter()
     resumed = resume_point(plan, run_dir)
+    if "_target_" not in plan.config["scheduler"]:  # a user's torch class has no closed form to write
+        write_schedule_csv(plan, run_dir)
     pl.seed_everything(plan.config["seed"], verbose=False)
     train, val, num_features, num_classes = loaders(plan)
     module = TrainingModule(plan, num_features, num_classes)
@@ -65,7 +68,7 @@ def run(plan: Plan, run_dir: Path) -> dict:
         "wall_seconds": round(time.perf_counter() - started, 3),
     }
     (run_dir / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
-    shown = [f"{key}={metrics[key]:.4f}" for key in ("val/acc", "val/loss") if metrics[key] is not None]
-    print(" ".join([*shown, f"after {fit.global_step} steps ({metrics['wall_seconds']:.1f} s); "
-                            f"run directory: {run_dir}"]))
+    shown = " ".join(f"{key}={metrics[key]:.4f}" for key in ("val/acc", "val/loss") if metrics[key] is not None)
+    print(f"{shown or 'no validation ran'} after {fit.global_step} steps ({metrics['wall_seconds']:.1f} s); "
+          f"run directory: {run_dir}")
     return metrics

@@ -74,3 +74,9 @@ def test_a_run_ending_mid_epoch_validates_at_its_last_step(tmp_path):
     assert metrics["global_step"] == 30 and metrics["epochs"] == 2
     assert [step for step, _ in read_scalars(tmp_path, "val/acc")] == [22, 29]
     assert metrics["val/acc"] == pytest.approx(read_scalars(tmp_path, "val/acc")[-1][1])
+
+
+def test_a_run_without_validation_still_finishes_and_says_so(tmp_path, capsys):
+    fit_in_process(tmp_path, "trainer.max_epochs=2", "trainer.check_val_every_n_epoch=5", "logger=none")
+    assert read_metrics(tmp_path)["val/acc"] is None
+    assert "no validation ran after 46 steps" in capsys.readouterr().out

@@ -1,0 +1,139 @@
+"""Side-by-side cost of lrframe against a bare PyTorch loop and a tutorial-style Lightning script.
+
+    .venv/bin/python scripts/bench.py [--repeats 5] [--out docs/benchmark.md]
+
+All three run the default job (digits MLP, batch 64, SGD momentum, linear warmup + cosine per step,
+validation each epoch) as whole processes, children of this one, interleaved so that load on a
+shared machine hits them alike:
+
+  (a) scripts/bench_bare.py        a bare PyTorch loop
+  (b) scripts/bench_lightning.py   the same job as tutorials write it in Lightning
+  (c) python train.py              lrframe, default logging
+
+Per optimizer step cost = (time of a long run - time of a short run) / (extra steps): start-up
+cancels out. Medians over repeats; ratios are to (a). Also: start-up time, time to a config error,
+peak resident memory (and whether it grows with the number of epochs), a 100k-step preview, and
+the LR range test against torch-lr-finder.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+PYTHON = sys.executable
+STEPS_PER_EPOCH = 23  # the default job: ceil(1437 training samples / 64)
+
+
+def timed(command: list[str], cwd: Path = REPO) -> tuple[float, float]:
+    """(wall seconds, peak resident MiB) of one child process; raises if it fails."""
+    started = time.perf_counter()
+    child = subprocess.Popen(command, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    _, status, usage = os.wait4(child.pid, 0)
+    elapsed = time.perf_counter() - started
+    child.returncode = os.waitstatus_to_exitcode(status)
+    errors = child.stderr.read()
+    child.stderr.close()
+    if child.returncode not in (0, 1) or (child.returncode == 1 and "error:" not in errors):
+        raise RuntimeError(f"{' '.join(command)} failed:\n{errors[-2000:]}")
+    return elapsed, usage.ru_maxrss / 1024
+
+
+def jobs(scratch: Path) -> dict[str, callable]:
+    """Each reference job as a function of the number of epochs -> its command."""
+    return {
+        "bare PyTorch loop": lambda e: [PYTHON, "scripts/bench_bare.py", "--epochs", str(e)],
+        "Lightning, tutorial style": lambda e: [PYTHON, "scripts/bench_lightning.py", "--epochs", str(e),
+                                                "--out", str(scratch / f"lightning-{e}")],
+        "lrframe (python train.py)": lambda e: [PYTHON, "train.py", f"trainer.max_epochs={e}",
+                                                f"hydra.run.dir={scratch / f'lrframe-{e}'}"],
+    }
+
+
+def measure_steps(repeats: int, short: int, long: int, scratch: Path) -> dict[str, dict]:
+    """Per-step cost, start-up and peak memory of each job, from interleaved short and long runs."""
+    runs = {name: {"short": [], "long": [], "rss_short": [], "rss_long": []} for name in jobs(scratch)}
+    for repeat in range(repeats):
+        for name, command in jobs(scratch).items():
+            for length, epochs in (("short", short), ("long", long)):
+                seconds, rss = timed(command(epochs))
+                runs[name][length].append(seconds)
+                runs[name][f"rss_{length}"].append(rss)
+        print(f"repeat {repeat + 1}/{repeats} done", file=sys.stderr)
+    extra_steps = (long - short) * STEPS_PER_EPOCH
+    results = {}
+    for name, run in runs.items():
+        per_step = statistics.median((b - a) / extra_steps for a, b in zip(run["short"], run["long"]))
+        results[name] = {
+            "ms_per_step": per_step * 1e3,
+            "startup_s": statistics.median(run["short"]) - short * STEPS_PER_EPOCH * per_step,
+            "rss_short_mib": statistics.median(run["rss_short"]),
+            "rss_long_mib": statistics.median(run["rss_long"]),
+        }
+    return results
+
+
+def median_time(command: list[str], repeats: int) -> float:
+    return statistics.median(timed(command)[0] for _ in range(repeats))
+
+
+def machine() -> str:
+    model = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                  if line.startswith("model name")), platform.processor())
+    import lightning
+    import torch
+
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    return (f"{os.cpu_count()} CPU cores ({model}), Python {platform.python_version()}, torch {torch.__version__}, "
+            f"Lightning {lightning.__version__}; load average at the end: {load}")
+
+
+def report(steps: dict[str, dict], extras: list[tuple[str, str]], args: argparse.Namespace) -> str:
+    bare = steps["bare PyTorch loop"]["ms_per_step"]
+    lines = [
+        f"Measured by `scripts/bench.py --repeats {args.repeats}` on {machine()}.",
+        f"Per-step cost from {args.short}- and {args.long}-epoch runs; medians of {args.repeats} interleaved repeats.",
+        "",
+        "| job | ms / optimizer step | ratio to bare loop | start-up (s) | peak RSS, "
+        f"{args.short} / {args.long} epochs (MiB) |",
+        "|---|---|---|---|---|",
+    ]
+    for name, result in steps.items():
+        lines.append(f"| {name} | {result['ms_per_step']:.3f} | {result['ms_per_step'] / bare:.2f}x | "
+                     f"{result['startup_s']:.2f} | {result['rss_short_mib']:.0f} / {result['rss_long_mib']:.0f} |")
+    lightning_ms = steps["Lightning, tutorial style"]["ms_per_step"]
+    lrframe_ms = steps["lrframe (python train.py)"]["ms_per_step"]
+    lines += ["", f"lrframe is {lightning_ms / lrframe_ms:.2f}x faster per step than the tutorial-style Lightning script.",
+              "", "| whole process | seconds |", "|---|---|"]
+    lines += [f"| {name} | {value} |" for name, value in extras]
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--short", type=int, default=5, help="epochs of the short run")
+    parser.add_argument("--long", type=int, default=45, help="epochs of the long run")
+    parser.add_argument("--out", type=Path, default=REPO / "docs" / "benchmark.md")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as scratch:
+        scratch = Path(scratch)
+        steps = measure_steps(args.repeats, args.short, args.long, scratch)
+        extras = [("config error (`python train.py optimizer.lr=-1`)",
+                   f"{median_time([PYTHON, 'train.py', 'optimizer.lr=-1'], args.repeats):.2f}")]
+    table = report(steps, extras, args)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(table)
+    print(table)
+
+
+if __name__ == "__main__":
+    main()

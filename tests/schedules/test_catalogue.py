@@ -1,0 +1,76 @@
+"""Invariants of every schedule in the catalogue, built from its own conf/scheduler/NAME.yaml."""
+
+import doctest
+import importlib
+import io
+import math
+
+import pytest
+import torch
+
+from conftest import CONFIG_DIR, make_plan
+from curves import dummy_optimizer
+
+from lrframe.lr_scheduler import ScheduledLR
+from lrframe.schedules import CATALOGUE
+
+NAMES = sorted(CATALOGUE)
+
+
+def test_every_scheduler_config_is_in_the_catalogue_and_back():
+    assert sorted(path.stem for path in (CONFIG_DIR / "scheduler").glob("*.yaml")) == NAMES
+
+
+@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("overrides", [(), ("warmup=exponential", "scheduler.interval=epoch"),
+                                       ("warmup=none", "trainer.max_epochs=3", "data.batch_size=16")])
+def test_defaults_give_a_finite_non_negative_lr_at_every_step(name, overrides):
+    if name == "noam" and overrides and overrides[0] != "warmup=none":
+        overrides = ("warmup=none", *overrides[1:])  # noam warms up by itself (it starts at 0)
+    if name == "inverse_sqrt" and "warmup=none" in overrides:
+        overrides = (*overrides, "scheduler.timescale=50")  # its null timescale is the warmup's length
+    plan = make_plan(f"scheduler={name}", *overrides)
+    schedule = plan.schedule()
+    factors = [schedule(s) for s in range(plan.clock.total_steps)]
+    assert all(math.isfinite(f) and f >= 0 for f in factors)
+    if schedule.schedules_momentum:
+        assert all(0 <= schedule.momentum(s) < 1 for s in range(plan.clock.total_steps))
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_scheduled_lr_state_round_trips_through_a_weights_only_checkpoint(name):
+    plan = make_plan(f"scheduler={name}", "scheduler.interval=step")
+    metrics = [{"val/loss": 1.0 / (1 + k % 5), "val/acc": 0.5} for k in range(40)]
+    first = ScheduledLR(dummy_optimizer(lr=plan.lr), plan.schedule())
+
+    def advance(scheduler, steps, start):
+        lrs = []
+        for k in range(start, start + steps):
+            lrs.append(scheduler.optimizer.param_groups[0]["lr"])
+            scheduler.optimizer.step()
+            scheduler.step()
+            if k % 23 == 22:
+                scheduler.observe(metrics[k // 23])
+        return lrs
+
+    advance(first, 150, 0)
+    buffer = io.BytesIO()
+    torch.save(first.state_dict(), buffer)
+    buffer.seek(0)
+    second = ScheduledLR(dummy_optimizer(lr=plan.lr), plan.schedule())
+    second.load_state_dict(torch.load(buffer, weights_only=True))
+    second.optimizer.param_groups[0]["lr"] = first.optimizer.param_groups[0]["lr"]  # Lightning restores this
+    assert advance(second, 150, 150) == advance(first, 150, 150)
+
+
+@pytest.mark.parametrize("module", ["base", "constant", "cosine", "cyclic", "exponential", "lambdas", "polynomial",
+                                    "step", "transformer", "wsd"])
+def test_docstring_examples_run(module):
+    failures, tried = doctest.testmod(importlib.import_module(f"lrframe.schedules.{module}"))
+    assert failures == 0 and (tried > 0 or module == "base")
+
+
+def test_the_readme_schedule_table_lists_every_scheduler():
+    readme = (CONFIG_DIR.parent / "README.md").read_text()
+    table = readme[readme.index("| `scheduler=` |"):readme.index("![Every schedule family")]
+    assert sorted(line.split("`")[1] for line in table.splitlines()[2:] if line.startswith("| `")) == NAMES

@@ -1,0 +1,30 @@
+"""A scheduler node with _target_ (a user's torch LRScheduler): what validation can check without torch."""
+
+import pytest
+
+from conftest import make_plan
+
+from lrframe.errors import ConfigError
+from lrframe.schedules.target import target_arguments
+
+TARGET = ("scheduler=none", "+scheduler._target_=torch.optim.lr_scheduler.StepLR", "+scheduler.step_size=2",
+          "scheduler.interval=epoch")
+
+
+def test_a_target_node_validates_and_passes_its_own_arguments_to_the_class():
+    plan = make_plan(*TARGET, "warmup=none")
+    assert target_arguments(plan.config["scheduler"]) == {"_target_": "torch.optim.lr_scheduler.StepLR",
+                                                           "step_size": 2}
+
+
+@pytest.mark.parametrize("overrides, message", [
+    ((), "warmup.name=linear: cannot be joined to a scheduler given by _target_"),
+    (("warmup=none", "task=preview"), "task.name=preview: previews lrframe's own schedules"),
+    (("warmup=none", "scheduler.unit=step"), "scheduler.unit=step: a scheduler given by _target_ counts its own"),
+    (("warmup=none", "scheduler.interval=batch"), "scheduler.interval=batch: expected one of step, epoch"),
+    (("warmup=none", "+scheduler.monitor=train/loss"), "scheduler.monitor=train/loss: expected one of val/loss"),
+])
+def test_what_cannot_work_with_a_target_is_a_one_line_error(overrides, message):
+    with pytest.raises(ConfigError) as error:
+        make_plan(*TARGET, *overrides)
+    assert str(error.value).startswith(message)
