@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -96,6 +97,20 @@ def _assert_equal_states(actual, expected, where: str) -> None:
             _assert_equal_states(a, e, f"{where}[{index}]")
     else:
         assert actual == expected, where
+
+
+def as_a_later_process(run_dir):
+    """Date the run's TensorBoard files one second earlier, as they are when a new process resumes it.
+
+    A writer's file is named ``events.out.tfevents.<second>.<host>.<pid>.<counter>``; TensorBoard
+    reads a directory's files in name order, so a resumed run's file must sort after the older ones.
+    A resumed process starts seconds after the run it continues; a resume in this process can fall
+    in the same second, where the pid or counter decides (``...100`` sorts before ``...99``).
+    """
+    for path in (run_dir / "tensorboard").glob("events.out.tfevents.*"):
+        head, second, tail = re.match(r"(events\.out\.tfevents\.)(\d+)(\..*)", path.name).groups()
+        path.rename(path.with_name(f"{head}{int(second) - 1:010d}{tail}"))
+    return run_dir
 
 
 def read_metrics(run_dir: Path) -> dict:

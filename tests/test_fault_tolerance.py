@@ -10,7 +10,6 @@ point at every step, ``metrics.json``.
 import math
 import os
 import random
-import re
 import signal
 
 import lightning.pytorch as pl
@@ -19,7 +18,8 @@ import pytest
 import torch
 
 import lrframe.tasks.fit as fit
-from conftest import CONFIG_DIR, assert_same_run, fit_in_process, read_all_scalars, read_metrics, read_scalars
+from conftest import (CONFIG_DIR, as_a_later_process, assert_same_run, fit_in_process, read_all_scalars,
+                      read_metrics, read_scalars)
 from lrframe.checkpoint import last_checkpoint
 from lrframe.errors import ConfigError
 from lrframe.fault_tolerance import random_state, set_random_state
@@ -79,19 +79,6 @@ def run_with(monkeypatch, run_dir, callbacks, *overrides):
         return fit_in_process(run_dir, *overrides)
 
 
-def as_a_later_process(run_dir):
-    """Date the run's TensorBoard files one second earlier, as they are when a new process resumes it.
-
-    A writer's file is named ``events.out.tfevents.<second>.<host>.<pid>.<counter>``; TensorBoard
-    reads a directory's files in name order. Two writers of one process in the same second differ
-    by the counter only, and ``...100`` sorts before ``...99``; a resumed process starts seconds later.
-    """
-    for path in (run_dir / "tensorboard").glob("events.out.tfevents.*"):
-        head, second, tail = re.match(r"(events\.out\.tfevents\.)(\d+)(\..*)", path.name).groups()
-        path.rename(path.with_name(f"{head}{int(second) - 1:010d}{tail}"))
-    return run_dir
-
-
 def checkpoint_step(run_dir) -> int:
     return torch.load(last_checkpoint(run_dir), weights_only=True)["global_step"]
 
@@ -110,9 +97,9 @@ def crash_and_resume(monkeypatch, tmp_path, crash: pl.Callback, *overrides) -> i
 
 @pytest.mark.parametrize("scheduler", SCHEDULERS)
 def test_a_crashed_run_resumes_exactly_with_every_scheduler(monkeypatch, tmp_path, scheduler):
-    # four epochs of 12 steps (every option's defaults fit in them), crashed in the third
-    overrides = (*SHORT, "trainer.max_epochs=4", "data.batch_size=128", f"scheduler={scheduler}")
-    assert crash_and_resume(monkeypatch, tmp_path, CrashAt(32), *overrides) == 30
+    # four epochs of 6 steps (every option's defaults fit in them), crashed in the third
+    overrides = (*SHORT, "trainer.max_epochs=4", "data.batch_size=256", f"scheduler={scheduler}")
+    assert crash_and_resume(monkeypatch, tmp_path, CrashAt(17), *overrides) == 15
 
 
 CRASHES = {
