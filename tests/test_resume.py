@@ -2,7 +2,10 @@
 
 import signal
 
+import pytest
+
 from conftest import make_plan
+from lrframe.errors import ConfigError
 from lrframe.resume import ABSENT, Change, Diverged, Interrupted, config_changes
 
 
@@ -58,3 +61,8 @@ def test_a_signal_exits_with_128_plus_its_number():
     stop.checkpoint = ("run/checkpoints/last.ckpt", 69)
     assert str(stop) == ("stopped by SIGTERM; checkpoint saved: run/checkpoints/last.ckpt (after 69 steps); "
                          "continue it with resume=auto (same hydra.run.dir)")
+
+
+def test_resume_allow_changes_is_a_boolean():
+    with pytest.raises(ConfigError, match=r"^resume_allow_changes=maybe: expected true or false$"):
+        make_plan("resume_allow_changes=maybe")
