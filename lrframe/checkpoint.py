@@ -99,6 +99,7 @@ class ResumePoint:
     config: dict  # the checkpointed run's config
     changes: tuple[Change, ...]  # allowed differences (resume_allow_changes=true)
     shapes: dict[str, tuple[int, ...]]  # the model's parameter and buffer shapes
+    lr_found: float | None  # with optimizer.lr=auto: the lr the range test found when the run started
 
     def check_model(self, module: torch.nn.Module, resume: Any) -> None:
         """Refuse, in one line, a checkpoint whose weights do not fit ``module``."""
@@ -165,4 +166,5 @@ def resume_point(plan: Plan, run_dir: Path) -> ResumePoint | None:
                           f"({total} steps)")
     log.info(f"resume: continuing from {path} at step {step} of {total}"
              + (" (training is complete: nothing left to train)" if step >= total else ""))
-    return ResumePoint(path, step, saved, tuple(changes), shapes)
+    lr_found = checkpoint["lr_schedulers"][0]["base_lrs"][0] if saved["optimizer"]["lr"] == "auto" else None
+    return ResumePoint(path, step, saved, tuple(changes), shapes, lr_found)

@@ -120,8 +120,8 @@ def run(cfg: DictConfig) -> float | None:
     try:
         plan = validate(cfg)
         metrics = run_task(plan, Path(HydraConfig.get().runtime.output_dir))
-    except (ConfigError, Stopped) as error:  # a bad config or checkpoint, divergence, SIGTERM/SIGINT
-        if isinstance(error, Interrupted):
+    except (ConfigError, Stopped) as error:  # also found while running: a checkpoint, the lr found (lr=auto),
+        if isinstance(error, Interrupted):  # divergence, SIGTERM/SIGINT
             print(error, file=sys.stderr)
             sys.exit(error.exit_code)  # the whole sweep too: the machine is being taken away
         if is_multirun():

@@ -16,7 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from lrframe import datasets
-from lrframe.errors import ConfigError, boolean, choice, integer, known_keys, number
+from lrframe.errors import ConfigError, boolean, choice, integer, known_keys, number, show
+from lrframe.range_test import MIN_STEPS, RAMPS, SUGGESTIONS
 from lrframe.schedules import RunSchedule, run_schedule
 from lrframe.schedules.clock import Clock, steps_per_epoch
 from lrframe.schedules.target import check_target
@@ -66,7 +67,13 @@ TRAINER_ARGS = ("accelerator", "strategy", "devices", "precision", "max_epochs",
                 "enable_progress_bar", "enable_model_summary", "max_time", "profiler")
 
 LOGGERS = ("tensorboard", "none")
-TASKS = {"fit": (), "preview": ()}
+RANGE_TEST_KEYS = ("start_lr", "end_lr", "num_steps", "mode", "smoothing", "diverge_factor", "suggestion")
+#: task -> its keys; task=fit holds the LR range test's settings for optimizer.lr=auto under task.lr_find
+TASKS = {"fit": ("lr_find",), "preview": (), "lr_find": RANGE_TEST_KEYS}
+#: trainer.precision -> the torch.autocast dtype of the LR range test's forward pass (None: float32)
+RANGE_TEST_PRECISIONS = {None: None, 32: None, "32": None, "32-true": None, 16: "float16", "16": "float16",
+                         "16-mixed": "float16", "bf16": "bfloat16", "bf16-mixed": "bfloat16"}
+RANGE_TEST_ACCELERATORS = ("auto", "cpu", "gpu", "cuda", "mps")
 
 
 @dataclass(frozen=True)
@@ -81,9 +88,21 @@ class Plan:
     lr_scale: float
 
     @property
-    def lr(self) -> float:
-        """The optimizer's effective learning rate: ``optimizer.lr`` times the batch-size scaling."""
-        return self.config["optimizer"]["lr"] * self.lr_scale
+    def lr(self) -> float | None:
+        """The optimizer's effective learning rate: ``optimizer.lr`` times the batch-size scaling.
+
+        None for ``optimizer.lr=auto``: the LR range test finds it, at the run's global batch, when
+        the run starts (so the scaling rule does not apply to it).
+        """
+        lr = self.config["optimizer"]["lr"]
+        return None if lr == "auto" else lr * self.lr_scale
+
+    @property
+    def range_test(self) -> tuple[str, dict]:
+        """The LR range test's settings and their key: ``task`` for task=lr_find, else ``task.lr_find``
+        (what optimizer.lr=auto runs)."""
+        task = self.config["task"]
+        return ("task", task) if task["name"] == "lr_find" else ("task.lr_find", task.get("lr_find"))
 
     def schedule(self, lr: float | None = None) -> RunSchedule:
         """The run's schedule, for a base lr of ``lr`` (the effective lr by default)."""
@@ -147,7 +166,12 @@ def _check_optimizer(node: dict) -> None:
     for key in OPTIMIZERS[name][1]:
         if key not in node:
             raise ConfigError(f"optimizer.{key}", None, f"missing; optimizer={name} needs it")
-    number("optimizer.lr", node["lr"], gt=0)
+    if node["lr"] != "auto":
+        try:
+            number("optimizer.lr", node["lr"], gt=0)
+        except ConfigError:
+            raise ConfigError("optimizer.lr", node["lr"], "expected a number > 0, or auto (an LR range test "
+                                                          "finds it)") from None
     choice("optimizer.lr_scaling", node.get("lr_scaling"), LR_SCALING)
     integer("optimizer.base_batch_size", node.get("base_batch_size"), ge=1)
     checks = {
@@ -199,6 +223,39 @@ def _check_trainer(node: dict) -> tuple[int | None, int, int, int]:
     if devices != "auto":
         integer("trainer.devices", devices, ge=1)
     return max_epochs, max_steps, accumulate, 1 if devices == "auto" else devices
+
+
+def _check_range_test(node: Any, key: str, steps_per_epoch: int) -> None:
+    if not isinstance(node, dict):
+        raise ConfigError(key, node, "expected the LR range test's settings (see conf/task/lr_find.yaml)")
+    known_keys(node, ("name", *RANGE_TEST_KEYS), "the LR range test", key)
+    choice(f"{key}.name", node.get("name"), ("lr_find",))
+    start = number(f"{key}.start_lr", node.get("start_lr"), gt=0)
+    end = number(f"{key}.end_lr", node.get("end_lr"), gt=0)
+    if end <= start:
+        raise ConfigError(f"{key}.end_lr", node["end_lr"],
+                          f"expected a number > {key}.start_lr ({show(start)})")
+    if node.get("num_steps") is not None:
+        integer(f"{key}.num_steps", node["num_steps"], ge=MIN_STEPS)
+    elif steps_per_epoch < MIN_STEPS:
+        raise ConfigError(f"{key}.num_steps", None, f"one epoch is only {steps_per_epoch} optimizer "
+                          f"steps; the test needs {MIN_STEPS} or more: set {key}.num_steps")
+    choice(f"{key}.mode", node.get("mode"), RAMPS)
+    number(f"{key}.smoothing", node.get("smoothing"), ge=0, lt=1)
+    if node.get("diverge_factor") is not None:
+        number(f"{key}.diverge_factor", node["diverge_factor"], gt=1)
+    choice(f"{key}.suggestion", node.get("suggestion"), SUGGESTIONS)
+
+
+def _check_range_test_trainer(node: dict) -> None:
+    """What the range test's own training loop supports of the trainer's settings."""
+    if node.get("accelerator", "auto") not in RANGE_TEST_ACCELERATORS:
+        raise ConfigError("trainer.accelerator", node["accelerator"],
+                          "the LR range test supports " + ", ".join(RANGE_TEST_ACCELERATORS))
+    if node.get("precision") not in RANGE_TEST_PRECISIONS:
+        names = ", ".join(p for p in RANGE_TEST_PRECISIONS if "-" in str(p))
+        raise ConfigError("trainer.precision", node["precision"],
+                          f"the LR range test supports {names} (and 32, 16, bf16)")
 
 
 def _check_resume(value: Any) -> None:
@@ -257,11 +314,31 @@ def validate(cfg: Any) -> Plan:
     optimizer = cfg["optimizer"]
     lr_scale = LR_SCALING[optimizer["lr_scaling"]](global_batch / optimizer["base_batch_size"])
     plan = Plan(cfg, train_size, val_size, global_batch, Clock(per_epoch, total), lr_scale)
+    if task == "preview" and plan.lr is None:
+        raise ConfigError("optimizer.lr", "auto", "task=preview needs a number: find one with task=lr_find")
+    if task == "lr_find" or "lr_find" in TASKS[task]:  # the task runs, or may run, the LR range test
+        key, settings = plan.range_test
+        _check_range_test(settings, key, per_epoch)
+    if task == "lr_find" or plan.lr is None:
+        _check_range_test_trainer(cfg["trainer"])
     if "_target_" in cfg["scheduler"]:
         check_target(cfg["scheduler"], cfg["warmup"], task)
         return plan
-    schedule = plan.schedule()  # builds (and so checks) the scheduler and warmup nodes
+    # builds (and so checks) the scheduler and warmup nodes; for optimizer.lr=auto against the test's
+    # end_lr, which the lr it finds is below (checked again once it is found)
+    schedule = check_schedule(plan, plan.lr or settings["end_lr"],
+                              None if plan.lr else f"optimizer.lr=auto finds an lr below {key}.end_lr")
     if schedule.schedules_momentum and not {"momentum", "betas"} & set(OPTIMIZERS[optimizer["name"]][1]):
         raise ConfigError("scheduler.cycle_momentum", True,
                           f"optimizer={optimizer['name']} has no momentum to cycle; expected false")
     return plan
+
+
+def check_schedule(plan: Plan, lr: float, lr_source: str | None = None) -> RunSchedule:
+    """Build the run's schedule for base lr ``lr``; an error names ``lr_source`` (where ``lr`` came from)."""
+    try:
+        return plan.schedule(lr)
+    except ConfigError as error:
+        if lr_source is None:
+            raise
+        raise ConfigError(error.key, error.value, f"{error.expected} ({lr_source})") from None

@@ -2,7 +2,8 @@
 
 Per-sample DataLoader collation costs ~24x more than slicing here; a batch is a view of the
 epoch's shuffled copy of the data. The order of epoch ``e`` depends only on ``(seed, e)``, so a
-resumed run sees exactly the batches the uninterrupted run would have.
+resumed run sees exactly the batches the uninterrupted run would have. ``loaders(plan)`` gives a
+run's training and validation batches (every task uses it, none imports Lightning for it).
 """
 
 from __future__ import annotations
@@ -12,6 +13,9 @@ from collections.abc import Iterator
 
 import numpy as np
 import torch
+
+from lrframe.config import Plan
+from lrframe.datasets import load_split
 
 
 def _distributed() -> tuple[int, int]:
@@ -86,3 +90,14 @@ class Batches:
     def load_state_dict(self, state: dict) -> None:
         """Continue from batch ``position`` of epoch ``epoch`` the next time this is iterated."""
         self._resume = dict(state)
+
+
+def loaders(plan: Plan) -> tuple[Batches, Batches, int, int]:
+    """Training and validation batches of the configured data, with its feature and class counts."""
+    data = plan.config["data"]
+    split = load_split(data)
+    train = Batches(torch.from_numpy(split.x_train), torch.from_numpy(split.y_train),
+                    batch_size=data["batch_size"], seed=plan.config["seed"], shuffle=data["shuffle"],
+                    drop_last=data["drop_last"])
+    val = Batches(torch.from_numpy(split.x_val), torch.from_numpy(split.y_val), batch_size=data["batch_size"])
+    return train, val, split.num_features, split.num_classes

@@ -7,25 +7,11 @@ import torch
 import torch.nn.functional as F
 from hydra.utils import instantiate
 
-from lrframe.config import INIT_NONLINEARITIES, Plan
-from lrframe.init import initialize
+from lrframe.config import Plan
 from lrframe.lr_scheduler import ScheduledLR
-from lrframe.models import mlp
+from lrframe.models import build_model
 from lrframe.optim import build_optimizer
 from lrframe.schedules.target import lightning_scheduler, target_arguments
-
-
-def build_model(plan: Plan, num_features: int, num_classes: int) -> torch.nn.Module:
-    """The configured model, initialized with the configured scheme."""
-    model_cfg, init_cfg = plan.config["model"], dict(plan.config["init"])
-    model = mlp(in_features=num_features, hidden=model_cfg["hidden"], out_features=num_classes,
-                activation=model_cfg["activation"])
-    if "nonlinearity" in init_cfg and init_cfg["nonlinearity"] is None:
-        # follow the model's activation (torch knows gains for relu, leaky_relu, tanh, sigmoid)
-        activation = model_cfg["activation"]
-        init_cfg["nonlinearity"] = activation if activation in INIT_NONLINEARITIES else "relu"
-    scheme = init_cfg.pop("name")
-    return initialize(model, scheme, **init_cfg)
 
 
 class TrainingModule(pl.LightningModule):

@@ -17,9 +17,9 @@ BAD_CONFIGS = [
     (["+scheduler.foo=1"], r"^scheduler\.foo=1: unknown key for scheduler=cosine; allowed: .*eta_min"),
     (["+data.bach_size=3"], r"^data\.bach_size=3: unknown key for data=digits"),
     (["+trainer.logger=x"], r"^trainer\.logger=x: unknown key for trainer \(lrframe sets logger"),
-    (["optimizer.lr=-1"], r"^optimizer\.lr=-1: expected a number > 0$"),
-    (["optimizer.lr=0"], r"^optimizer\.lr=0: expected a number > 0$"),
-    (["optimizer.lr=abc"], r"^optimizer\.lr=abc: expected a number > 0$"),
+    (["optimizer.lr=-1"], r"^optimizer\.lr=-1: expected a number > 0, or auto \(an LR range test finds it\)$"),
+    (["optimizer.lr=0"], r"^optimizer\.lr=0: expected a number > 0, or auto"),
+    (["optimizer.lr=abc"], r"^optimizer\.lr=abc: expected a number > 0, or auto"),
     (["optimizer.momentum=1.0"], r"^optimizer\.momentum=1\.0: expected a number >= 0 and < 1$"),
     (["optimizer=adam", "optimizer.betas=[0.9,1.0]"], r"^optimizer\.betas=\[0\.9,1\.0\]: expected two numbers"),
     (["optimizer=adam", "optimizer.eps=-1e-8"], r"^optimizer\.eps=-1e-08: expected a number > 0$"),
@@ -50,7 +50,26 @@ BAD_CONFIGS = [
     (["init.mode=fan_avg"], r"^init\.mode=fan_avg: expected one of fan_in, fan_out$"),
     (["seed=-1"], r"^seed=-1: expected an integer >= 0$"),
     (["resume=/no/such.ckpt"], r"^resume=/no/such\.ckpt: checkpoint file not found$"),
-    (["task=train"], r"^task=train: no such option; expected one of fit"),
+    (["task=train"], r"^task=train: no such option; expected one of fit, lr_find"),
+    (["task=lr_find", "task.start_lr=0"], r"^task\.start_lr=0: expected a number > 0$"),
+    (["task=lr_find", "task.end_lr=1e-8"], r"^task\.end_lr=1e-08: expected a number > task\.start_lr \(1e-07\)$"),
+    (["task=lr_find", "task.end_lr=1e-7"], r"^task\.end_lr=1e-07: expected a number > task\.start_lr"),
+    (["task=lr_find", "task.num_steps=5"], r"^task\.num_steps=5: expected an integer >= 20$"),
+    (["task=lr_find", "task.num_steps=null", "data.batch_size=128"],
+     r"^task\.num_steps=null: one epoch is only 12 optimizer steps; the test needs 20 or more: set task\.num_steps$"),
+    (["task=lr_find", "task.mode=cubic"], r"^task\.mode=cubic: expected one of exponential, linear$"),
+    (["task=lr_find", "task.smoothing=1"], r"^task\.smoothing=1: expected a number >= 0 and < 1$"),
+    (["task=lr_find", "task.diverge_factor=1"], r"^task\.diverge_factor=1: expected a number > 1$"),
+    (["task=lr_find", "task.suggestion=best"], r"^task\.suggestion=best: expected one of steepest, valley, minimum$"),
+    (["task=lr_find", "+task.lr_find.end_lr=1"], r"^task\.lr_find=\{end_lr:1\}: unknown key for task=lr_find"),
+    (["task.lr_find.num_steps=3"], r"^task\.lr_find\.num_steps=3: expected an integer >= 20$"),
+    (["task.lr_find.name=fit"], r"^task\.lr_find\.name=fit: expected one of lr_find$"),
+    (["optimizer.lr=auto", "scheduler.eta_min=20"],
+     r"^scheduler\.eta_min=20: expected a number >= 0 and < 10 \(optimizer\.lr=auto finds an lr below "
+     r"task\.lr_find\.end_lr\)$"),
+    (["optimizer.lr=auto", "+trainer.precision=64-true"],
+     r"^trainer\.precision=64-true: the LR range test supports 32-true, 16-mixed, bf16-mixed"),
+    (["task=lr_find", "trainer.accelerator=tpu"], r"^trainer\.accelerator=tpu: the LR range test supports auto, cpu"),
     (["scheduler.T_max=${oops}"], r"^scheduler\.T_max=null: .*oops"),
     (["scheduler=noam", "warmup=linear"], r"^warmup\.name=linear: .*scheduler=noam starts at 0 .*expected warmup=none$"),
     (["scheduler=sequential", "scheduler.schedulers.1.gamma=-1"], r"^scheduler\.schedulers\.1\.gamma=-1: expected a"),
@@ -73,6 +92,13 @@ def test_default_config_is_valid_and_resolves_the_run():
     assert (plan.train_size, plan.val_size) == (1437, 360)
     assert plan.clock.steps_per_epoch == 23 and plan.clock.total_steps == 460
     assert plan.lr == 0.1 and plan.global_batch == 64
+
+
+def test_lr_auto_is_valid_and_leaves_the_effective_lr_to_the_range_test():
+    plan = make_plan("optimizer.lr=auto", "optimizer.lr_scaling=linear", "data.batch_size=128")
+    assert plan.lr is None and plan.range_test == ("task.lr_find", plan.config["task"]["lr_find"])
+    assert plan.config["task"]["lr_find"]["suggestion"] == "steepest"
+    assert make_plan("task=lr_find").range_test[0] == "task"
 
 
 def test_max_steps_shorter_than_the_epochs_ends_the_run_first():

@@ -117,6 +117,7 @@ CRASHES = {
     "plateau that reduces": (CrashAt(60), ("scheduler=plateau", "scheduler.patience=0", "scheduler.threshold=0.3",
                                            "scheduler.factor=0.5", "warmup=none", "trainer.max_epochs=5"), 55),
     "cyclic momentum with adam": (CrashAt(37), ("scheduler=cyclic", "optimizer=adam", "warmup=none"), 35),
+    "lr found by the range test (optimizer.lr=auto)": (CrashAt(37), ("optimizer.lr=auto",), 35),
     "a torch scheduler by _target_": (CrashAt(50), ("scheduler=none", "+scheduler._target_=torch.optim.lr_scheduler."
                                                     "StepLR", "+scheduler.step_size=1", "scheduler.interval=epoch",
                                                     "warmup=none", "checkpoint.every_n_steps=0"), 46),

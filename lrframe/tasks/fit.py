@@ -7,28 +7,15 @@ import time
 from pathlib import Path
 
 import lightning.pytorch as pl
-import torch
 from lightning.pytorch.loggers import TensorBoardLogger
 
 from lrframe.callbacks import StepLogger
 from lrframe.checkpoint import AtomicCheckpointIO, ResumePoint, resume_point
 from lrframe.config import Plan
-from lrframe.data import Batches
-from lrframe.datasets import load_split
+from lrframe.data import loaders
 from lrframe.fault_tolerance import fault_tolerance, lightning_limits
 from lrframe.module import TrainingModule
 from lrframe.tasks.preview import write_schedule_csv
-
-
-def loaders(plan: Plan) -> tuple[Batches, Batches, int, int]:
-    """Training and validation batches of the configured data, with its feature and class counts."""
-    data = plan.config["data"]
-    split = load_split(data)
-    train = Batches(torch.from_numpy(split.x_train), torch.from_numpy(split.y_train),
-                    batch_size=data["batch_size"], seed=plan.config["seed"], shuffle=data["shuffle"],
-                    drop_last=data["drop_last"])
-    val = Batches(torch.from_numpy(split.x_val), torch.from_numpy(split.y_val), batch_size=data["batch_size"])
-    return train, val, split.num_features, split.num_classes
 
 
 def trainer(plan: Plan, run_dir: Path, resumed: ResumePoint | None = None) -> pl.Trainer:
@@ -49,11 +36,16 @@ def trainer(plan: Plan, run_dir: Path, resumed: ResumePoint | None = None) -> pl
 def run(plan: Plan, run_dir: Path) -> dict:
     started = time.perf_counter()
     resumed = resume_point(plan, run_dir)
+    lr_found = None
+    if plan.lr is None:  # optimizer.lr=auto: the LR range test when the run starts (it leaves no trace)
+        from lrframe.tasks.lr_find import find_lr
+
+        lr_found = (resumed and resumed.lr_found) or find_lr(plan, run_dir)
     if "_target_" not in plan.config["scheduler"]:  # a user's torch class has no closed form to write
-        write_schedule_csv(plan, run_dir)
+        write_schedule_csv(plan, run_dir, lr_found)
     pl.seed_everything(plan.config["seed"], verbose=False)
     train, val, num_features, num_classes = loaders(plan)
-    module = TrainingModule(plan, num_features, num_classes)
+    module = TrainingModule(plan, num_features, num_classes, lr=lr_found)
     if resumed:
         resumed.check_model(module, plan.config["resume"])
     fit = trainer(plan, run_dir, resumed)
@@ -66,6 +58,7 @@ def run(plan: Plan, run_dir: Path) -> dict:
         "global_step": fit.global_step,
         "epochs": fit.current_epoch,
         "wall_seconds": round(time.perf_counter() - started, 3),
+        **({"lr_found": lr_found} if lr_found else {}),
     }
     (run_dir / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
     shown = " ".join(f"{key}={metrics[key]:.4f}" for key in ("val/acc", "val/loss") if metrics[key] is not None)

@@ -27,8 +27,10 @@ class Table:
     momentum: list[float] | None
 
 
-def table(plan: Plan) -> Table:
-    schedule, total, lr = plan.schedule(), plan.clock.total_steps, plan.lr
+def table(plan: Plan, lr: float | None = None) -> Table:
+    """The schedule for base lr ``lr`` (the plan's effective lr by default)."""
+    lr = lr or plan.lr
+    schedule, total = plan.schedule(lr), plan.clock.total_steps
     lrs = [lr * schedule(step) for step in range(total)]
     momentum = [schedule.momentum(step) for step in range(total)] if schedule.schedules_momentum else None
     return Table(plan.clock.steps_per_epoch, schedule.warmup_steps, lrs, momentum)
@@ -45,9 +47,9 @@ def write_csv(rows: Table, path: Path) -> None:
     path.write_text(header + "".join(lines))
 
 
-def write_schedule_csv(plan: Plan, run_dir: Path) -> None:
-    """The planned ``schedule.csv`` of a run (``task=fit`` writes it too)."""
-    write_csv(table(plan), run_dir / "schedule.csv")
+def write_schedule_csv(plan: Plan, run_dir: Path, lr: float | None = None) -> None:
+    """The planned ``schedule.csv`` of a run (``task=fit`` writes it too, with an lr found for lr=auto)."""
+    write_csv(table(plan, lr), run_dir / "schedule.csv")
 
 
 def _envelope(values: list[float]):
