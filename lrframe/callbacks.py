@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import math
 
 import lightning.pytorch as pl
 import torch
 
-from lrframe.errors import Diverged
 
 
 def lr_tags(optimizer: torch.optim.Optimizer) -> list[str]:
@@ -36,20 +34,3 @@ class StepLogger(pl.Callback):
         metrics["train/loss"] = pl_module.last_loss.item()
         for logger in trainer.loggers:
             logger.log_metrics(metrics, step=step)
-
-
-class DivergenceCheck(pl.Callback):
-    """Stop a run whose validation loss is no longer finite (nan or inf), with ``errors.Diverged``.
-
-    It reads the ``val/loss`` already computed after each validation, so it costs nothing per step.
-    Every rank sees the same reduced value, so under DDP all ranks stop together. The checkpoint
-    of the last finite epoch is kept.
-    """
-
-    def on_validation_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        loss = trainer.callback_metrics.get("val/loss")
-        if loss is None or trainer.sanity_checking or math.isfinite(float(loss)):
-            return
-        raise Diverged(f"training diverged: val/loss={float(loss)} at the end of epoch "
-                       f"{trainer.current_epoch + 1} (step {trainer.global_step}); "
-                       "try a lower optimizer.lr or a warmup")

@@ -19,7 +19,7 @@ from omegaconf import DictConfig
 from omegaconf.errors import OmegaConfBaseException
 
 from lrframe.config import validate
-from lrframe.errors import ConfigError, message_of
+from lrframe.errors import ConfigError, Interrupted, message_of
 
 #: Hydra flags under which the command line is still a list of overrides to check first.
 CHECKED_FLAGS = ("-m", "--multirun")
@@ -113,18 +113,24 @@ def run(cfg: DictConfig) -> float | None:
     """The Hydra task function: validate, then run the task in Hydra's output directory.
 
     Returns the final validation accuracy (the metric a sweeper optimizes). In a multirun every
-    job goes through ``sweep.run_job``: a failed job is recorded and the sweep goes on.
+    job goes through ``sweep.run_job``: a failed job is recorded and the sweep goes on. A bad config
+    or checkpoint, or a diverged run, exits with 1; a run stopped by SIGTERM/SIGINT exits with
+    128 + the signal number after saving its checkpoint (a sweep stops too: the machine is being
+    taken away). Each says why in one line.
     """
-    if is_multirun():
-        from lrframe import sweep
-
-        return sweep.run_job(lambda: _run_task(cfg))
     try:
+        if is_multirun():
+            from lrframe import sweep
+
+            return sweep.run_job(lambda: _run_task(cfg))
         return _run_task(cfg)
     except Exception as error:
         message = message_of(error)  # lrframe's own errors: one line; anything else: its traceback
         if message is None:
             raise
+        if isinstance(error, Interrupted):
+            print(message, file=sys.stderr)
+            sys.exit(error.exit_code)
         fail(message)
 
 

@@ -24,7 +24,7 @@ from lrframe.schedules.target import check_target
 
 GROUPS = ("data", "model", "init", "optimizer", "scheduler", "warmup", "trainer", "logger", "checkpoint",
           "task")
-TOP_LEVEL = (*GROUPS, "seed", "resume")
+TOP_LEVEL = (*GROUPS, "seed", "resume", "resume_allow_changes")
 
 DATASETS = {"digits": (), "npz": ("path",)}
 DATA_KEYS = ("name", "batch_size", "val_fraction", "split_seed", "shuffle", "drop_last")
@@ -292,6 +292,7 @@ def validate(cfg: Any) -> Plan:
         _node(cfg, group)
     integer("seed", cfg.get("seed"), ge=0)
     _check_resume(cfg.get("resume"))
+    boolean("resume_allow_changes", cfg.get("resume_allow_changes"))
     train_size, val_size = _check_data(cfg["data"])
     _check_model(cfg["model"])
     _check_init(cfg["init"])

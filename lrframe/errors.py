@@ -1,14 +1,16 @@
-"""The one error a user sees for a bad config, and the checks that raise it.
+"""The errors a user sees, each one line: a bad config, and why a run stopped early.
 
-Every message is one line naming the key, the value and what is allowed::
+A config error names the key, the value and what is allowed::
 
     scheduler.gamma=-0.1: expected a number > 0
 
-The checks are plain Python (no torch), so a typo costs a fraction of a second.
+``Stopped`` says why training ended before its end (``Diverged``, ``Interrupted``) and which
+checkpoint it left. The checks are plain Python (no torch), so a typo costs a fraction of a second.
 """
 
 from __future__ import annotations
 
+import signal
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -41,20 +43,65 @@ class ConfigError(ValueError):
         return ConfigError(key, self.value, self.expected)
 
 
-class Diverged(ArithmeticError):
-    """Training produced a non-finite loss: the run stops (``callbacks.DivergenceCheck``)."""
+class Stopped(Exception):
+    """Training stopped before its end; ``exit_code`` is what ``train.py`` exits with."""
+
+    exit_code = 1
+    kept = "last good checkpoint kept"  # how the message names the checkpoint left behind
+
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
+        self.checkpoint: tuple[str, int] | None = None  # (path, step) of the checkpoint left behind
+
+    def __str__(self) -> str:
+        if self.checkpoint is None:
+            return f"{self.message}; no checkpoint was saved"
+        path, step = self.checkpoint
+        return f"{self.message}; {self.kept}: {path} (after {step} steps)"
+
+
+class Diverged(Stopped):
+    """A non-finite loss (or weights): the run stops and its last good checkpoint stays untouched.
+
+    ``step`` is the 0-based index of the optimizer step, as TensorBoard's ``lr`` shows it.
+    """
+
+    def __init__(self, step: int, loss: float, lrs: dict[str, float], detail: str = ""):
+        lr_text = ", ".join(f"{tag}={show(lr)}" for tag, lr in lrs.items())
+        super().__init__(f"training diverged at step {step}: loss={show(loss)}, {lr_text}{detail}")
+        self.step = step
+
+
+class Interrupted(Stopped):
+    """SIGTERM or SIGINT: a checkpoint was saved at a step boundary and the run stopped.
+
+    The exit code is the shell's convention for a process ended by a signal, 128 + the signal
+    number (143 for SIGTERM, 130 for SIGINT): the run did not finish, so ``&&`` chains and job
+    schedulers must not treat it as a success, and ``resume=auto`` continues it.
+    """
+
+    kept = "checkpoint saved"
+
+    def __init__(self, signum: int):
+        self.exit_code = 128 + signum
+        super().__init__(f"stopped by {signal.Signals(signum).name}")
+
+    def __str__(self) -> str:
+        return super().__str__() + "; continue it with resume=auto (same hydra.run.dir)"
 
 
 def message_of(error: BaseException) -> str | None:
-    """The one-line message of lrframe's own errors (ConfigError, Diverged); None for others.
+    """The one-line message of lrframe's own errors (ConfigError, and Stopped: Diverged,
+    Interrupted); None for others.
 
     One raised in a ``ddp_spawn`` worker arrives as another exception holding the worker's
     traceback, whose last line is ``lrframe.errors.Diverged: <message>``.
     """
-    if isinstance(error, (ConfigError, Diverged)):
+    if isinstance(error, (ConfigError, Stopped)):
         return str(error)
     lines = str(error).strip().splitlines()
-    for own in (ConfigError, Diverged):
+    for own in (ConfigError, Diverged, Interrupted):
         prefix = f"{own.__module__}.{own.__qualname__}: "
         if lines and lines[-1].startswith(prefix):
             return lines[-1][len(prefix):]

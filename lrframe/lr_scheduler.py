@@ -34,6 +34,9 @@ class ScheduledLR(torch.optim.lr_scheduler.LRScheduler):
 
     def step(self, epoch: None = None) -> None:
         super().step()
+        self._apply_momentum()
+
+    def _apply_momentum(self) -> None:
         if self.schedule.schedules_momentum:
             momentum = self.schedule.momentum(self.last_epoch)
             for group in self.optimizer.param_groups:
@@ -42,13 +45,22 @@ class ScheduledLR(torch.optim.lr_scheduler.LRScheduler):
                 else:
                     group["momentum"] = momentum
 
-    def observe(self, metrics: dict[str, float]) -> None:
-        """Feed validation metrics to the schedule and apply the lr it now gives."""
-        self.schedule.observe(self.last_epoch, metrics)
+    def _apply_lr(self) -> None:
         factor = self.schedule(self.last_epoch)
         for group, base in zip(self.optimizer.param_groups, self.base_lrs):
             group["lr"] = base * factor
         self._last_lr = [group["lr"] for group in self.optimizer.param_groups]
+
+    def observe(self, metrics: dict[str, float]) -> None:
+        """Feed validation metrics to the schedule and apply the lr it now gives."""
+        self.schedule.observe(self.last_epoch, metrics)
+        self._apply_lr()
+
+    def rebase(self, base_lrs: list[float]) -> None:
+        """Continue at the current step with new base lrs (a resumed run whose config changed)."""
+        self.base_lrs = list(base_lrs)
+        self._apply_lr()
+        self._apply_momentum()
 
     def state_dict(self) -> dict[str, Any]:
         return {"last_epoch": self.last_epoch, "base_lrs": list(self.base_lrs),

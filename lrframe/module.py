@@ -29,6 +29,7 @@ class TrainingModule(pl.LightningModule):
         self.model = build_model(plan, num_features, num_classes)
         self.save_hyperparameters({"config": plan.config})
         self.last_loss: torch.Tensor | None = None
+        self.last_metrics: dict[str, float] = {}  # the newest val/loss, val/acc, train/loss (checkpointed)
         self.register_buffer("_epoch_loss", torch.zeros(2), persistent=False)  # sum, batches
         self.register_buffer("_val_totals", torch.zeros(3), persistent=False)  # loss sum, correct, count
 
@@ -58,9 +59,25 @@ class TrainingModule(pl.LightningModule):
         self.last_loss = detached
         return loss
 
+    def on_save_checkpoint(self, checkpoint: dict) -> None:
+        # a resumed run continues train/loss_epoch mid-epoch and reports the newest metrics
+        checkpoint["epoch_loss"] = self._epoch_loss.cpu()
+        checkpoint["last_metrics"] = self.last_metrics
+
+    def on_load_checkpoint(self, checkpoint: dict) -> None:
+        self._epoch_loss.copy_(checkpoint["epoch_loss"])
+        self.last_metrics = checkpoint["last_metrics"]
+
     def on_train_epoch_end(self) -> None:
         loss_sum, batches = self.trainer.strategy.reduce(self._epoch_loss.clone(), reduce_op="sum")
-        self.log("train/loss_epoch", loss_sum / batches)
+        mean = loss_sum / batches
+        self.last_metrics["train/loss"] = mean.item()
+        self.log("train/loss_epoch", mean, logger=False)  # for callbacks that monitor it
+        # Written here rather than by Lightning after every epoch-end hook: so it is on disk before
+        # the epoch-end checkpoint, which a resumed run continues after without logging it again.
+        epoch_metrics = {"train/loss_epoch": self.last_metrics["train/loss"], "epoch": self.current_epoch}
+        for logger in self.loggers:
+            logger.log_metrics(epoch_metrics, step=self.global_step - 1)
         self._epoch_loss.zero_()
 
     def validation_step(self, batch, batch_idx):
@@ -76,6 +93,8 @@ class TrainingModule(pl.LightningModule):
         if self.trainer.sanity_checking:
             return
         val_loss, val_acc = (loss_sum / count).item(), (correct / count).item()
-        self.log_dict({"val/loss": val_loss, "val/acc": val_acc})
+        metrics = {"val/loss": val_loss, "val/acc": val_acc}
+        self.last_metrics.update(metrics)
+        self.log_dict(metrics)
         if isinstance(self.scheduler, ScheduledLR) and self.scheduler.schedule.observes_metric:
-            self.scheduler.observe({"val/loss": val_loss, "val/acc": val_acc})
+            self.scheduler.observe(metrics)

@@ -116,30 +116,32 @@ class RunRecord(pl.Callback):
             best = self.best_val_acc
             self.best_val_acc = float(acc) if best is None else max(best, float(acc))
 
-    def final_metrics(self, trainer: pl.Trainer) -> dict[str, Any]:
-        logged = {key: float(value) for key, value in trainer.callback_metrics.items()}
+    def final_metrics(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> dict[str, Any]:
+        newest = pl_module.last_metrics  # checkpointed: a resumed run that trains no further has them too
         return {
-            "val/acc": logged.get("val/acc"),
-            "val/loss": logged.get("val/loss"),
+            "val/acc": newest.get("val/acc"),
+            "val/loss": newest.get("val/loss"),
             "val/acc_best": self.best_val_acc,
-            "train/loss": logged.get("train/loss_epoch"),
+            "train/loss": newest.get("train/loss"),
             "global_step": trainer.global_step,
             "epochs": trainer.current_epoch,
             "wall_seconds": round(time.time() - self.started, 3),
             **self.extra_metrics,
         }
 
-    def on_train_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+    def on_fit_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        # on_fit_end, not on_train_end: Lightning skips the training loop (and on_train_end) when a
+        # resumed run had already finished, and that run must still report its metrics
         if not trainer.is_global_zero:
             return
-        metrics = self.final_metrics(trainer)
+        metrics = self.final_metrics(trainer, pl_module)
         (self.run_dir / METRICS_FILE).write_text(json.dumps(metrics, indent=2) + "\n")
         self._log_session(trainer, metrics, succeeded=True)
 
     def on_exception(self, trainer: pl.Trainer, pl_module: pl.LightningModule,
                      exception: BaseException) -> None:
         if trainer.is_global_zero and self.training_here:
-            self._log_session(trainer, self.final_metrics(trainer), succeeded=False)
+            self._log_session(trainer, self.final_metrics(trainer, pl_module), succeeded=False)
 
     def _log_session(self, trainer: pl.Trainer, metrics: dict[str, Any], succeeded: bool) -> None:
         """One session: its hyper-parameters, the end-of-run scalars, its status."""

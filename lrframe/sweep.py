@@ -1,8 +1,9 @@
 """Sweeps (``python train.py -m ...``): a record of every job, a summary at the end, threads per job.
 
 Every job of a multirun runs through ``run_job``. It records the job's outcome in
-``<job dir>/job.json`` (status ``running``, then ``completed`` or ``failed`` with a one-line error)
-and does not let a failure end the sweep: the other jobs run and keep their results. (Hydra's
+``<job dir>/job.json`` (status ``running``, then ``completed`` or ``failed`` with a one-line error;
+``interrupted`` when SIGTERM/SIGINT stops the job, which stops the sweep) and does not let a
+failure end the sweep: the other jobs run and keep their results. (Hydra's
 sweepers re-raise a failed job's exception after its batch, and then skip ``on_multirun_end``;
 so a failed job is logged, recorded, and returns None: no metric, which Optuna records as a
 failed trial.) At the end, ``SweepSummary.on_multirun_end`` writes ``summary.csv``,
@@ -27,7 +28,7 @@ from pathlib import Path
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, OmegaConf
 
-from lrframe.errors import ConfigError, message_of
+from lrframe.errors import ConfigError, Interrupted, message_of
 from lrframe.tasks import METRICS_FILE, read_metrics
 
 log = logging.getLogger(__name__)
@@ -109,6 +110,10 @@ def run_job(task: Callable[[], float | None]) -> float | None:
     try:
         value = task()
         record["status"] = "completed"
+    except Interrupted as error:  # SIGTERM/SIGINT: the checkpoint is saved; the whole sweep stops
+        record.update(status="interrupted", error=str(error), seconds=round(time.perf_counter() - started, 3))
+        _write_record(run_dir, record)
+        raise
     except Exception as error:  # noqa: BLE001 - every failure is recorded; the sweep goes on
         record.update(status="failed", error=one_line(error))
         if message_of(error) is not None:

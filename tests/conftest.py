@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -49,6 +50,70 @@ def read_scalars(run_dir: Path, tag: str) -> list[tuple[int, float]]:
     events = EventAccumulator(str(run_dir / "tensorboard"), size_guidance={"scalars": 0})
     events.Reload()
     return [(event.step, event.value) for event in events.Scalars(tag)]
+
+
+def read_all_scalars(run_dir: Path) -> dict[str, list[tuple[int, float]]]:
+    """Every scalar tag of the training as TensorBoard shows it (points purged by a resumed run's
+    writer are gone); ``wall_seconds``, a measurement of the machine, is left out."""
+    import logging
+
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    events = EventAccumulator(str(run_dir / "tensorboard"), size_guidance={"scalars": 0})
+    logging.getLogger("tensorboard").setLevel(logging.ERROR)  # its notice about each purge
+    events.Reload()
+    return {tag: [(e.step, e.value) for e in events.Scalars(tag)] for tag in events.Tags()["scalars"]
+            if tag != "wall_seconds"}
+
+
+def assert_same_run(reference: Path, run: Path) -> None:
+    """``run`` trained exactly what ``reference`` did: final checkpoint bit for bit (weights,
+    optimizer and schedule state, loops), every TensorBoard point at every step, the metrics."""
+    import torch
+
+    expected, actual = (torch.load(path / "checkpoints" / "last.ckpt", weights_only=True)
+                        for path in (reference, run))
+    assert actual["global_step"] == expected["global_step"]
+    assert actual["state_dict"].keys() == expected["state_dict"].keys()
+    for key, tensor in expected["state_dict"].items():
+        assert torch.equal(actual["state_dict"][key], tensor), key
+    _assert_equal_states(actual["optimizer_states"], expected["optimizer_states"], "optimizer_states")
+    assert actual["lr_schedulers"] == expected["lr_schedulers"]
+    assert actual["loops"]["fit_loop"]["epoch_progress"] == expected["loops"]["fit_loop"]["epoch_progress"]
+    assert read_all_scalars(run) == read_all_scalars(reference)
+    metrics = {key: value for key, value in read_metrics(run).items() if key != "wall_seconds"}
+    assert metrics == {key: value for key, value in read_metrics(reference).items() if key != "wall_seconds"}
+
+
+def _assert_equal_states(actual, expected, where: str) -> None:
+    import torch
+
+    if isinstance(expected, torch.Tensor):
+        assert torch.equal(actual, expected), where
+    elif isinstance(expected, dict):
+        assert actual.keys() == expected.keys(), where
+        for key in expected:
+            _assert_equal_states(actual[key], expected[key], f"{where}.{key}")
+    elif isinstance(expected, (list, tuple)):
+        assert len(actual) == len(expected), where
+        for index, (a, e) in enumerate(zip(actual, expected)):
+            _assert_equal_states(a, e, f"{where}[{index}]")
+    else:
+        assert actual == expected, where
+
+
+def as_a_later_process(run_dir):
+    """Date the run's TensorBoard files one second earlier, as they are when a new process resumes it.
+
+    A writer's file is named ``events.out.tfevents.<second>.<host>.<pid>.<counter>``; TensorBoard
+    reads a directory's files in name order, so a resumed run's file must sort after the older ones.
+    A resumed process starts seconds after the run it continues; a resume in this process can fall
+    in the same second, where the pid or counter decides (``...100`` sorts before ``...99``).
+    """
+    for path in (run_dir / "tensorboard").glob("events.out.tfevents.*"):
+        head, second, tail = re.match(r"(events\.out\.tfevents\.)(\d+)(\..*)", path.name).groups()
+        path.rename(path.with_name(f"{head}{int(second) - 1:010d}{tail}"))
+    return run_dir
 
 
 def read_metrics(run_dir: Path) -> dict:

@@ -50,11 +50,12 @@ def test_known_keys_names_the_key_under_its_prefix_and_lists_the_allowed():
 
 def test_message_of_lrframe_errors_also_when_they_come_back_from_a_spawned_worker():
     assert message_of(ConfigError("seed", -1, "expected an integer >= 0")) == "seed=-1: expected an integer >= 0"
-    assert message_of(Diverged("training diverged: val/loss=nan")) == "training diverged: val/loss=nan"
+    diverged = "training diverged at step 4: loss=nan, lr=3.0; no checkpoint was saved"
+    assert message_of(Diverged(4, float("nan"), {"lr": 3.0})) == diverged
     from torch.multiprocessing.spawn import ProcessRaisedException
 
     traceback = ('\n\n-- Process 0 terminated with the following error:\nTraceback (most recent call last):\n'
-                 '  File "x.py", line 1, in f\nlrframe.errors.Diverged: training diverged: val/loss=nan\n')
-    assert message_of(ProcessRaisedException(traceback, 0, 123)) == "training diverged: val/loss=nan"
+                 f'  File "x.py", line 1, in f\nlrframe.errors.Diverged: {diverged}\n')
+    assert message_of(ProcessRaisedException(traceback, 0, 123)) == diverged
     assert message_of(RuntimeError("lrframe.errors.Diverged: but not on the last line\nsomething else")) is None
     assert message_of(ValueError("a bug")) is None

@@ -1,5 +1,7 @@
 """ScheduledLR against torch's own scheduler classes, stepped on a dummy optimizer."""
 
+import math
+
 import pytest
 import torch
 
@@ -59,6 +61,16 @@ def test_state_dict_round_trips_and_holds_only_plain_values():
     second.load_state_dict(state)
     second.optimizer.param_groups[0]["lr"] = first.optimizer.param_groups[0]["lr"]  # Lightning restores this
     assert _lrs(second, 63) == _lrs(first, 63)
+
+
+def test_rebase_continues_the_schedule_at_the_current_step_with_new_base_lrs():
+    cosine = {"name": "cosine", "interval": "step", "T_max": None, "eta_min": 0.0}
+    scheduler = ScheduledLR(_optimizer(lr=0.1), run_schedule(cosine, NO_WARMUP, CLOCK, lr=0.1))
+    _lrs(scheduler, 40)
+    scheduler.rebase([0.3])
+    expected = [0.3 * (1 + math.cos(math.pi * s / 100)) / 2 for s in range(40, 100)]
+    assert _lrs(scheduler, 60) == pytest.approx(expected, rel=1e-9)
+    assert scheduler.state_dict()["base_lrs"] == [0.3]
 
 
 def test_scheduled_momentum_sets_adam_beta1_as_torch_one_cycle_lr_does():

@@ -182,7 +182,7 @@ def test_a_failed_job_is_reported_and_the_other_jobs_are_kept(failing):
     rows = summary_rows(sweep)
     assert [(row["directory"], row["status"]) for row in rows] == [(good, "completed"), (bad, "failed")]
     assert float(rows[0]["val/acc"]) == read_metrics(sweep / good)["val/acc"] > 0.9
-    assert re.match(r"training diverged: val/loss=nan at the end of epoch 1 \(step 23\)", rows[1]["error"])
+    assert re.match(r"training diverged at step \d+: loss=(nan|inf), lr=", rows[1]["error"])
     assert rows[1]["val/acc"] == "" and not (sweep / bad / "metrics.json").exists()
     assert "2 jobs: 1 completed, 1 failed." in (sweep / "summary.md").read_text()
     assert (sweep / "summary.png").is_file()

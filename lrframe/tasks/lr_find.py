@@ -178,13 +178,16 @@ def write(result: Result, plan: Plan, run_dir: Path, lr_found: bool = False) -> 
         return
     from torch.utils.tensorboard import SummaryWriter
 
-    with SummaryWriter(run_dir / "tensorboard") as writer:
+    # its own TensorBoard run: a resumed training run purges the steps it redoes from the files of
+    # tensorboard/ itself, and the test's steps are not training's
+    with SummaryWriter(run_dir / "tensorboard" / "lr_find") as writer:
         for step, values in enumerate(zip(curve.lrs, curve.losses, curve.smoothed)):
             for tag, value in zip(("lr", "loss", "smoothed_loss"), values):
                 writer.add_scalar(f"lr_find/{tag}", value, step)
         writer.add_image("lr_find", image[..., :3], 0, dataformats="HWC")
         writer.add_text("lr_find", f"```\n{json.dumps(summary(result), indent=2)}\n```", 0)
-        if lr_found and result.lr:
+    if lr_found and result.lr:
+        with SummaryWriter(run_dir / "tensorboard") as writer:  # beside the training it set (step 0)
             writer.add_scalar("lr_found", result.lr, 0)
 
 

@@ -70,6 +70,14 @@ def test_same_seed_gives_identical_weights_and_another_seed_does_not(tmp_path):
     assert not all(torch.equal(weights[0][k], weights[2][k]) for k in weights[0])
 
 
+def test_a_run_ending_mid_epoch_validates_at_its_last_step(tmp_path):
+    fit_in_process(tmp_path, "trainer.max_steps=30", "trainer.max_epochs=5")
+    metrics = read_metrics(tmp_path)
+    assert metrics["global_step"] == 30 and metrics["epochs"] == 2
+    assert [step for step, _ in read_scalars(tmp_path, "val/acc")] == [22, 29]
+    assert metrics["val/acc"] == pytest.approx(read_scalars(tmp_path, "val/acc")[-1][1])
+
+
 def test_a_run_without_validation_still_finishes_and_says_so(tmp_path, capsys):
     fit_in_process(tmp_path, "trainer.max_epochs=2", "trainer.check_val_every_n_epoch=5", "logger=none")
     assert read_metrics(tmp_path)["val/acc"] is None
