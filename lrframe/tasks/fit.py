@@ -26,7 +26,8 @@ def trainer(plan: Plan, run_dir: Path) -> pl.Trainer:
                                   save_on_train_epoch_end=True)
     logger = (TensorBoardLogger(save_dir=run_dir, name="tensorboard", version="", default_hp_metric=False)
               if cfg["logger"]["name"] == "tensorboard" else False)
-    callbacks = [checkpoints, StepLogger(cfg["trainer"]["log_every_n_steps"])]
+    step_logger = StepLogger(cfg["trainer"]["log_every_n_steps"], cfg["logger"]["step_sizes_every_n_steps"])
+    callbacks = [checkpoints, step_logger]
     return pl.Trainer(**cfg["trainer"], logger=logger, callbacks=callbacks, default_root_dir=run_dir)
 
 
@@ -56,6 +57,6 @@ def run(plan: Plan, run_dir: Path) -> dict:
     }
     (run_dir / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
     shown = " ".join(f"{key}={metrics[key]:.4f}" for key in ("val/acc", "val/loss") if metrics[key] is not None)
-    print(f"{shown or 'no validation ran'} after {fit.global_step} steps ({metrics['wall_seconds']:.1f} s); "
-          f"run directory: {run_dir}")
+    print(f"{shown or 'no validation ran'} after {fit.global_step} steps ({metrics['wall_seconds']:.1f} s), "
+          f"lr {module.lr:g}, global batch {plan.global_batch}; run directory: {run_dir}")
     return metrics
