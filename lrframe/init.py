@@ -60,3 +60,23 @@ def initialize(module: nn.Module, scheme: str, *, bias: str, **options) -> nn.Mo
             if layer.bias is not None and bias == "zeros":
                 nn.init.zeros_(layer.bias)
     return module
+
+
+@torch.no_grad()
+def activation_variances(module: nn.Module, x: torch.Tensor) -> list[float]:
+    """The variance of each Linear layer's output (its pre-activation, He et al.'s ``y_l``) for inputs ``x``.
+
+    Kaiming (fan_in) initialization keeps it about constant from layer to layer in a ReLU network;
+    a fixed small std (``normal``, 0.01) shrinks it by ``fan_in * std^2 / 2`` per layer.
+    """
+    variances: list[float] = []
+    layers = [layer for layer in module.modules() if isinstance(layer, nn.Linear)]
+    hooks = [layer.register_forward_hook(lambda _, __, output: variances.append(output.var().item()))
+             for layer in layers]
+    try:
+        module(x)
+    finally:
+        for hook in hooks:
+            hook.remove()
+    return variances
+

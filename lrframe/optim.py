@@ -23,7 +23,7 @@ def no_decay_names(model: nn.Module) -> set[str]:
 def param_groups(model: nn.Module, node: dict, lr: float) -> list[dict]:
     """The parameter groups of ``model`` for base lr ``lr``; each carries a ``name`` (used in logged tags).
 
-    - ``node["lr_multipliers"]`` (pattern -> multiplier, see ``lrframe.patterns``): the parameters a
+    - ``node["lr_multipliers"]`` (pattern -> multiplier or None, see ``lrframe.patterns``): the parameters a
       pattern matches form a group named after the pattern, with lr ``multiplier * lr``; the rest
       form ``default``, at ``lr``.
     - ``node["no_decay_bias_and_norm"]`` with ``node["weight_decay"] > 0``: each of those groups is
@@ -32,11 +32,12 @@ def param_groups(model: nn.Module, node: dict, lr: float) -> list[dict]:
     Groups come in that order (``default`` first); empty ones are left out.
     """
     params = {name: p for name, p in model.named_parameters() if p.requires_grad}
-    pattern_of = assign(list(params), node["lr_multipliers"])
+    multipliers = node["lr_multipliers"] or {}
+    pattern_of = assign(list(params), multipliers)
     exempt = no_decay_names(model) if node["no_decay_bias_and_norm"] and node["weight_decay"] > 0 else set()
     groups = []
-    for pattern in (None, *node["lr_multipliers"]):
-        multiplier = 1.0 if pattern is None else node["lr_multipliers"][pattern]
+    for pattern in (None, *multipliers):
+        multiplier = 1.0 if pattern is None else multipliers[pattern]
         for no_decay in (False, True):
             members = [p for name, p in params.items()
                        if pattern_of[name] == pattern and (name in exempt) == no_decay]

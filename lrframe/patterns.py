@@ -34,7 +34,9 @@ def matches(pattern: str, name: str) -> bool:
 
 
 def check_multipliers(value: Any) -> dict[str, float]:
-    """``optimizer.lr_multipliers``: a mapping of name pattern -> multiplier > 0."""
+    """``optimizer.lr_multipliers``: a mapping of name pattern -> multiplier > 0 (null: none)."""
+    if value is None:
+        return {}
     if not isinstance(value, dict):
         raise ConfigError(KEY, value, "expected a mapping of parameter name pattern -> lr multiplier, "
                                       "e.g. {head:10}")
@@ -47,9 +49,9 @@ def check_multipliers(value: Any) -> dict[str, float]:
     return value
 
 
-def assign(names: list[str], multipliers: dict[str, float]) -> dict[str, str | None]:
+def assign(names: list[str], multipliers: dict[str, float] | None) -> dict[str, str | None]:
     """Each parameter name -> the pattern it matches (None: no pattern, the base lr)."""
-    check_multipliers(multipliers)
+    multipliers = check_multipliers(multipliers)
     owner: dict[str, str | None] = dict.fromkeys(names)
     for pattern in multipliers:
         matched = [name for name in names if matches(pattern, name)]
