@@ -1,0 +1,63 @@
+"""Run a ``conf/experiment/NAME.yaml`` sweep and read back what its runs wrote (for the figure scripts).
+
+    runs = run_experiment("init", ["trainer.max_epochs=5"])   # python train.py +experiment=init ...
+    for run in runs: run.config["init"]["name"], run.metrics["val/acc"], run.scalars("val/acc")
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@dataclass(frozen=True)
+class Run:
+    """One job of a sweep: its directory, composed config, metrics.json and TensorBoard events."""
+
+    path: Path
+
+    @cached_property
+    def config(self) -> dict:
+        return yaml.safe_load((self.path / ".hydra" / "config.yaml").read_text())
+
+    @cached_property
+    def metrics(self) -> dict:
+        return json.loads((self.path / "metrics.json").read_text())
+
+    @cached_property
+    def _events(self):
+        from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+        events = EventAccumulator(str(self.path / "tensorboard"), size_guidance={"scalars": 0})
+        events.Reload()
+        return events
+
+    def scalars(self, tag: str) -> list[tuple[int, float, float]]:
+        """(step, value, wall time in seconds since the epoch) of every logged value of ``tag``."""
+        return [(event.step, event.value, event.wall_time) for event in self._events.Scalars(tag)]
+
+
+def read_runs(sweep_dir: Path) -> list[Run]:
+    """The finished runs (those with a metrics.json) of a sweep directory, in job order."""
+    paths = [path.parent for path in sweep_dir.glob("*/metrics.json")]
+    return [Run(path) for path in sorted(paths, key=lambda path: int(path.name.split("_")[0]))]
+
+
+def run_experiment(name: str, overrides: list[str], sweep_dir: Path | None = None) -> list[Run]:
+    """``python train.py +experiment=NAME OVERRIDES`` into ``sweep_dir`` (default ``multirun/NAME/DATE_TIME``),
+    then its runs."""
+    sweep_dir = sweep_dir or REPO / "multirun" / name / time.strftime("%Y-%m-%d_%H-%M-%S")
+    command = [sys.executable, str(REPO / "train.py"), f"+experiment={name}", f"hydra.sweep.dir={sweep_dir}",
+               *overrides]
+    print("running:", " ".join(command[1:]), file=sys.stderr)
+    subprocess.run(command, check=True, cwd=REPO, stdout=subprocess.DEVNULL)
+    return read_runs(sweep_dir)
