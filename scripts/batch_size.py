@@ -18,7 +18,6 @@ the epochs to the target are not. OVERRIDES go to train.py (e.g. ``seed=0``).
 
 from __future__ import annotations
 
-import argparse
 import statistics
 from collections import defaultdict
 from pathlib import Path
@@ -26,7 +25,7 @@ from pathlib import Path
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from experiment_runs import REPO, Run, read_runs, run_experiment
+from experiment_runs import Run, arguments, runs_of
 
 STYLE = {"none": ("tab:red", "lr 0.1 at every batch size (lr_scaling=none)"),
          "linear": ("tab:blue", "lr 0.1 x batch / 64 (lr_scaling=linear)")}
@@ -84,14 +83,10 @@ def draw(table: dict, target: float, out: Path) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=Path, default=REPO / "docs" / "batch_size.png")
-    parser.add_argument("--runs", type=Path, help="a finished +experiment=batch_size sweep directory to read")
-    parser.add_argument("--sweep-dir", type=Path, help="where to run a new sweep (default multirun/NAME/DATE_TIME)")
+    parser = arguments("batch_size", __doc__.splitlines()[0])
     parser.add_argument("--target", type=float, default=0.95, help="the validation accuracy to time")
-    parser.add_argument("overrides", nargs="*", help="train.py overrides for a new sweep")
     args = parser.parse_args(argv)
-    runs = read_runs(args.runs) if args.runs else run_experiment("batch_size", args.overrides, args.sweep_dir)
+    runs = runs_of("batch_size", args)
     table = summary(runs, args.target)
     draw(table, args.target, args.out)
     for scaling, cells in table.items():

@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import subprocess
 import sys
@@ -61,3 +62,19 @@ def run_experiment(name: str, overrides: list[str], sweep_dir: Path | None = Non
     print("running:", " ".join(command[1:]), file=sys.stderr)
     subprocess.run(command, check=True, cwd=REPO, stdout=subprocess.DEVNULL)
     return read_runs(sweep_dir)
+
+
+def arguments(name: str, description: str) -> argparse.ArgumentParser:
+    """The figure scripts' common arguments: --out, --runs, --sweep-dir and train.py's overrides."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--out", type=Path, default=REPO / "docs" / f"{name}.png")
+    parser.add_argument("--runs", type=Path, help=f"a finished +experiment={name} sweep directory to read")
+    parser.add_argument("--sweep-dir", type=Path, help=f"where to run a new sweep (default multirun/{name}/DATE_TIME)")
+    parser.add_argument("overrides", nargs="*", help="train.py overrides for a new sweep")
+    return parser
+
+
+def runs_of(name: str, args: argparse.Namespace) -> list[Run]:
+    """The runs of ``--runs``, or of a new sweep of experiment ``name``."""
+    return read_runs(args.runs) if args.runs else run_experiment(name, args.overrides, args.sweep_dir)
+

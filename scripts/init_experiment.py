@@ -16,14 +16,13 @@ OVERRIDES go to train.py (e.g. ``trainer.max_epochs=5``).
 
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
-from experiment_runs import REPO, Run, read_runs, run_experiment
+from experiment_runs import Run, arguments, runs_of
 from lrframe.config import validate
 from lrframe.data import loaders
 from lrframe.init import activation_variances
@@ -79,13 +78,9 @@ def draw(runs: list[Run], out: Path) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=Path, default=REPO / "docs" / "init.png")
-    parser.add_argument("--runs", type=Path, help="a finished +experiment=init sweep directory to read")
-    parser.add_argument("--sweep-dir", type=Path, help="where to run a new sweep (default multirun/NAME/DATE_TIME)")
-    parser.add_argument("overrides", nargs="*", help="train.py overrides for a new sweep")
+    parser = arguments("init", __doc__.splitlines()[0])
     args = parser.parse_args(argv)
-    runs = read_runs(args.runs) if args.runs else run_experiment("init", args.overrides, args.sweep_dir)
+    runs = runs_of("init", args)
     draw(runs, args.out)
     for run in runs:
         print(f"{run.config['init']['name']:15s} hidden {run.config['model']['hidden']}: "
