@@ -1,6 +1,6 @@
 """Batch size, with and without the linear scaling rule: time to an accuracy, and the accuracy reached.
 
-    .venv/bin/python scripts/batch_size.py --out docs/batch_size.png [--runs DIR] [--target 0.95] [OVERRIDES ...]
+    .venv/bin/python scripts/batch_size.py --out docs/batch_size.png [--runs DIR] [--target 0.95] [OVERRIDES]
 
 Runs ``python train.py +experiment=batch_size`` (conf/experiment/batch_size.yaml: the default job,
 20 epochs, at batch sizes 16 to 512, with ``optimizer.lr_scaling`` none and linear from a base batch
@@ -40,7 +40,8 @@ def to_target(run: Run, target: float) -> tuple[float, int] | None:
 
 
 def summary(runs: list[Run], target: float) -> dict[str, dict[int, dict[str, list[float]]]]:
-    """scaling -> batch size -> {"seconds", "epochs", "accuracy", "lr"}: one value per seed (target reached)."""
+    """scaling -> batch size -> {"seconds", "epochs", "accuracy", "lr"}: one value per seed (per seed
+    that reached ``target``, for seconds and epochs)."""
     table: dict = defaultdict(lambda: defaultdict(lambda: defaultdict(list)))
     for run in runs:
         cell = table[run.config["optimizer"]["lr_scaling"]][run.config["data"]["batch_size"]]
@@ -56,20 +57,22 @@ def summary(runs: list[Run], target: float) -> dict[str, dict[int, dict[str, lis
 def draw(table: dict, target: float, out: Path) -> None:
     figure = Figure(figsize=(16, 4.6), layout="constrained")
     FigureCanvasAgg(figure)
-    panels = [("seconds", f"seconds to val/acc >= {target:g}"), ("epochs", f"epochs to val/acc >= {target:g}"),
-              ("accuracy", "final val/acc (20 epochs)")]
+    panels = [("seconds", f"seconds to val/acc >= {target:g}"),
+              ("epochs", f"epochs to val/acc >= {target:g}"), ("accuracy", "final val/acc (20 epochs)")]
     for ax, (key, ylabel) in zip(figure.subplots(1, 3), panels):
         for scaling, cells in table.items():
             sizes = sorted(size for size, cell in cells.items() if cell[key])
             values = [cells[size][key] for size in sizes]
             medians = [statistics.median(v) for v in values]
-            errors = [[m - min(v) for m, v in zip(medians, values)], [max(v) - m for m, v in zip(medians, values)]]
+            errors = [[m - min(v) for m, v in zip(medians, values)],
+                      [max(v) - m for m, v in zip(medians, values)]]
             color, label = STYLE[scaling]
             ax.errorbar(sizes, medians, yerr=errors, fmt="-o", ms=4, capsize=3, color=color, label=label)
             missed = sorted(size for size, cell in cells.items() if len(cell[key]) < len(cell["accuracy"]))
             if missed and key != "accuracy":
-                ax.text(0.02, 0.95 if scaling == "none" else 0.87, f"{scaling}: some seeds never reached it at "
-                        f"batch {', '.join(map(str, missed))}", transform=ax.transAxes, fontsize=7, color=color)
+                ax.text(0.02, 0.95 if scaling == "none" else 0.87,
+                        f"{scaling}: some seeds never reached it at batch {', '.join(map(str, missed))}",
+                        transform=ax.transAxes, fontsize=7, color=color)
         ax.set_xscale("log", base=2)
         ax.set_xticks(sorted({s for cells in table.values() for s in cells}))
         ax.get_xaxis().set_major_formatter("{x:.0f}")
@@ -77,8 +80,8 @@ def draw(table: dict, target: float, out: Path) -> None:
         ax.set_ylabel(ylabel)
         ax.grid(alpha=0.3)
     figure.axes[2].legend(fontsize=8, loc="lower left")
-    figure.suptitle("Digits MLP, SGD momentum 0.9, 1 epoch warmup + cosine, 20 epochs; median and range over seeds",
-                    fontsize=10)
+    figure.suptitle("Digits MLP, SGD momentum 0.9, 1 epoch warmup + cosine, 20 epochs; "
+                    "median and range over seeds", fontsize=10)
     figure.savefig(out, dpi=90)
 
 
@@ -91,11 +94,14 @@ def main(argv: list[str] | None = None) -> None:
     draw(table, args.target, args.out)
     for scaling, cells in table.items():
         for size, cell in sorted(cells.items()):
-            seconds = f"{statistics.median(cell['seconds']):5.2f} s, {statistics.median(cell['epochs']):4.1f} epochs" \
-                if cell["seconds"] else "never"
-            print(f"lr_scaling={scaling:6s} batch {size:4d} lr {cell['lr'][0]:.4g}: to {args.target:g} {seconds} "
-                  f"({len(cell['seconds'])}/{len(cell['accuracy'])} seeds); final val/acc "
-                  f"{statistics.median(cell['accuracy']):.3f} ({min(cell['accuracy']):.3f}-{max(cell['accuracy']):.3f})")
+            median = statistics.median
+            seconds = (f"{median(cell['seconds']):5.2f} s, {median(cell['epochs']):4.1f} epochs"
+                       if cell["seconds"] else "never")
+            accuracy = cell["accuracy"]
+            print(f"lr_scaling={scaling:6s} batch {size:4d} lr {cell['lr'][0]:.4g}: to {args.target:g} "
+                  f"{seconds} "
+                  f"({len(cell['seconds'])}/{len(accuracy)} seeds); final val/acc {median(accuracy):.3f} "
+                  f"({min(accuracy):.3f}-{max(accuracy):.3f})")
     print(f"runs in {runs[0].path.parent}; wrote {args.out}")
 
 

@@ -84,7 +84,8 @@ def main(argv: list[str] | None = None) -> None:
             print(f"repeat {repeat + 1}/{args.repeats} done", file=sys.stderr)
         event = one_event_ms(scratch)
     off = statistics.median(per_step[0])
-    print(f"default job, optimizer=adam, torch {torch.__version__}, 1 thread; medians of {args.repeats} repeats")
+    print(f"default job, optimizer=adam, torch {torch.__version__}, 1 thread; medians of {args.repeats} "
+          "repeats")
     print(f"{'step_sizes_every_n_steps':>26s}  ms/step  extra us/step  vs off")
     for every in SETTINGS:
         median = statistics.median(per_step[every])

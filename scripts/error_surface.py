@@ -111,14 +111,15 @@ def draw(runs: dict[str, tuple[np.ndarray, np.ndarray]], out: Path, steps: int) 
         ax.set_ylim(-1.6, 1.6)
     ax = figure.add_subplot(grid[2, :])
     for title, (_, losses) in runs.items():
-        ax.loglog(np.arange(1, len(losses) + 1), losses, lw=1, color=colors[title], label=title.split(" (")[0])
+        label = title.split(" (")[0]
+        ax.loglog(np.arange(1, len(losses) + 1), losses, lw=1, color=colors[title], label=label)
     ax.set_xlabel("optimizer step + 1")
     ax.set_ylabel("loss")
     ax.set_ylim(1e-14, 10)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8, loc="lower left")
-    figure.suptitle(f"An elongated bowl (curvature {CURVATURES[0]:g} along the valley, {CURVATURES[1]:g} across "
-                    "it): one lr for every parameter against per-parameter adaptive lrs", fontsize=11)
+    figure.suptitle(f"An elongated bowl (curvature {CURVATURES[0]:g} along the valley, {CURVATURES[1]:g} "
+                    "across it): one lr for every parameter against per-parameter adaptive lrs", fontsize=11)
     figure.savefig(out, dpi=90)
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 import time
@@ -50,17 +51,23 @@ class Run:
 def read_runs(sweep_dir: Path) -> list[Run]:
     """The finished runs (those with a metrics.json) of a sweep directory, in job order."""
     paths = [path.parent for path in sweep_dir.glob("*/metrics.json")]
+    if not paths:
+        raise SystemExit(f"error: no finished runs (*/metrics.json) in {sweep_dir}")
     return [Run(path) for path in sorted(paths, key=lambda path: int(path.name.split("_")[0]))]
 
 
 def run_experiment(name: str, overrides: list[str], sweep_dir: Path | None = None) -> list[Run]:
-    """``python train.py +experiment=NAME OVERRIDES`` into ``sweep_dir`` (default ``multirun/NAME/DATE_TIME``),
-    then its runs."""
+    """``python train.py +experiment=NAME OVERRIDES`` into ``sweep_dir``, then its runs.
+
+    ``sweep_dir`` defaults to ``multirun/NAME/DATE_TIME``.
+    """
     sweep_dir = sweep_dir or REPO / "multirun" / name / time.strftime("%Y-%m-%d_%H-%M-%S")
     command = [sys.executable, str(REPO / "train.py"), f"+experiment={name}", f"hydra.sweep.dir={sweep_dir}",
                *overrides]
     print("running:", " ".join(command[1:]), file=sys.stderr)
-    subprocess.run(command, check=True, cwd=REPO, stdout=subprocess.DEVNULL)
+    # one torch thread: on a shared machine two threads that wait for each other can be 20x slower
+    environment = {**os.environ, "OMP_NUM_THREADS": "1"}
+    subprocess.run(command, check=True, cwd=REPO, stdout=subprocess.DEVNULL, env=environment)
     return read_runs(sweep_dir)
 
 
@@ -69,7 +76,8 @@ def arguments(name: str, description: str) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--out", type=Path, default=REPO / "docs" / f"{name}.png")
     parser.add_argument("--runs", type=Path, help=f"a finished +experiment={name} sweep directory to read")
-    parser.add_argument("--sweep-dir", type=Path, help=f"where to run a new sweep (default multirun/{name}/DATE_TIME)")
+    parser.add_argument("--sweep-dir", type=Path,
+                        help=f"where to run a new sweep (default multirun/{name}/DATE_TIME)")
     parser.add_argument("overrides", nargs="*", help="train.py overrides for a new sweep")
     return parser
 

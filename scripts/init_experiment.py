@@ -31,7 +31,8 @@ from lrframe.models import build_model
 
 #: init -> (color, line style, label)
 STYLE = {"zeros": ("tab:gray", "--", "zeros"), "normal": ("tab:red", "-", "normal, std 0.01"),
-         "xavier_normal": ("tab:orange", "-", "xavier_normal"), "kaiming_normal": ("tab:blue", "-", "kaiming_normal"),
+         "xavier_normal": ("tab:orange", "-", "xavier_normal"),
+         "kaiming_normal": ("tab:blue", "-", "kaiming_normal"),
          "default": ("tab:green", "-", "default (PyTorch's)")}
 
 
@@ -54,8 +55,10 @@ def draw(runs: list[Run], out: Path) -> None:
             color, style, label = STYLE[run.config["init"]["name"]]
             accuracy = run.scalars("val/acc")
             ax.plot(range(1, len(accuracy) + 1), [value for _, value, _ in accuracy], style, marker="o", ms=3,
-                    color=color, label=f"{label}: {run.metrics['val/acc']:.3f}", zorder=3 if style == "--" else 2)
-        ax.set_title(f"{depth} hidden layers of {runs[0].config['model']['hidden'][0]}, ReLU, SGD lr 0.1", fontsize=10)
+                    color=color, label=f"{label}: {run.metrics['val/acc']:.3f}",
+                    zorder=3 if style == "--" else 2)
+        width = runs[0].config["model"]["hidden"][0]
+        ax.set_title(f"{depth} hidden layers of {width}, ReLU, SGD lr 0.1", fontsize=10)
         ax.set_xlabel("epoch")
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_ylabel("validation accuracy")

@@ -38,14 +38,16 @@ def test_linear_scaling_previews_trains_and_logs_4x_the_configured_lr(tmp_path, 
 def test_adaptive_step_size_quantiles_and_histograms_are_those_of_the_optimizer_state(tmp_path):
     # 1210 parameters (< the sample size): the quantiles are those of every parameter, exactly
     fit_in_process(tmp_path, "optimizer=adam", "model.hidden=[16]", "optimizer.lr_multipliers={head:10}",
-                   "trainer.max_epochs=3", "trainer.log_every_n_steps=1", "logger.step_sizes_every_n_steps=17")
+                   "trainer.max_epochs=3", "trainer.log_every_n_steps=1",
+                   "logger.step_sizes_every_n_steps=17")
     events = tags(tmp_path)
     for group in ("default", "head"):
         assert [e.step for e in events.Scalars(f"step_size/{group}/p50")] == [0, 17, 34, 51, 68]
         assert [e.value for e in events.Scalars(f"step_size/{group}/p95")][0] == 0  # warmup starts at lr 0
         assert [e.step for e in events.Histograms(f"step_size/{group}/log10")] == [17, 34, 51, 68]
     # the last step (68) from the checkpoint's optimizer state, which step 68 left behind
-    state = torch.load(tmp_path / "checkpoints" / "last.ckpt", weights_only=True)["optimizer_states"][0]["state"]
+    checkpoint = torch.load(tmp_path / "checkpoints" / "last.ckpt", weights_only=True)
+    state = checkpoint["optimizer_states"][0]["state"]
     for group, indices in (("default", [0, 1]), ("head", [2, 3])):
         lr = read_scalars(tmp_path, f"lr/{group}")[68][1]
         v = np.concatenate([state[i]["exp_avg_sq"].double().numpy().ravel() for i in indices])
