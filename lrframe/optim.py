@@ -56,6 +56,5 @@ def build_optimizer(model: nn.Module, node: dict, lr: float) -> torch.optim.Opti
     optimizer's default lr (``optimizer.defaults["lr"]``), which groups with a multiplier exceed.
     """
     class_name, arguments = OPTIMIZERS[node["name"]]
-    kwargs = {key: tuple(node[key]) if key == "betas" else node[key] for key in arguments}
-    kwargs["lr"] = lr
-    return getattr(torch.optim, class_name)(param_groups(model, node, lr), **kwargs)
+    kwargs = {key: tuple(node[key]) if key == "betas" else node[key] for key in arguments if key != "lr"}
+    return getattr(torch.optim, class_name)(param_groups(model, node, lr), lr=lr, **kwargs)

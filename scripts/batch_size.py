@@ -79,7 +79,7 @@ def draw(table: dict, target: float, out: Path) -> None:
         ax.set_xlabel("batch size")
         ax.set_ylabel(ylabel)
         ax.grid(alpha=0.3)
-    figure.axes[2].legend(fontsize=8, loc="lower left")
+    figure.axes[2].legend(fontsize=8, loc="center right")
     figure.suptitle("Digits MLP, SGD momentum 0.9, 1 epoch warmup + cosine, 20 epochs; "
                     "median and range over seeds", fontsize=10)
     figure.savefig(out, dpi=90)
