@@ -42,6 +42,7 @@ def mlp_layer_names(hidden: list[int]) -> list[str]:
     """
     return [f"hidden{i}" for i in range(1, len(hidden) + 1)] + ["head"]
 
+
 #: initialization scheme -> the options it takes (see lrframe.init)
 INIT_SCHEMES = {
     "default": (),

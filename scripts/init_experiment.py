@@ -57,14 +57,15 @@ def draw(runs: list[Run], out: Path) -> None:
             ax.plot(range(1, len(accuracy) + 1), [value for _, value, _ in accuracy], style, marker="o", ms=3,
                     color=color, label=f"{label}: {run.metrics['val/acc']:.3f}",
                     zorder=3 if style == "--" else 2)
-        width = runs[0].config["model"]["hidden"][0]
-        ax.set_title(f"{depth} hidden layers of {width}, ReLU, SGD lr 0.1", fontsize=10)
+        width, lr = runs[0].config["model"]["hidden"][0], runs[0].config["optimizer"]["lr"]
+        ax.set_title(f"{depth} hidden layers of {width}, ReLU, {runs[0].config['optimizer']['name']} lr {lr:g}",
+                     fontsize=10)
         ax.set_xlabel("epoch")
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_ylabel("validation accuracy")
         ax.set_ylim(0, 1)
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=8, loc="center right", title="init: final val/acc", title_fontsize=8)
+        ax.legend(fontsize=8, loc="best", title="init: final val/acc", title_fontsize=8)
     ax = axes[-1]
     for run in (r for r in runs if len(r.config["model"]["hidden"]) == depths[-1]):
         if run.config["init"]["name"] == "zeros":

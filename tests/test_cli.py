@@ -66,12 +66,3 @@ def test_an_experiment_file_sweeps_by_itself_and_precheck_checks_its_every_cell(
         precheck(["+experiment=batch_size", "data.batch_size=64,0"], CONFIG_DIR)  # a sweep without -m
     assert exit_.value.code == 1
     assert capsys.readouterr().err == "error: data.batch_size=0: expected an integer >= 1\n"
-
-
-@pytest.mark.slow
-def test_an_experiment_reruns_with_one_command(tmp_path):
-    result = train_cli("+experiment=batch_size", "data.batch_size=128,256", "optimizer.lr_scaling=linear",
-                       "seed=0", "trainer.max_epochs=2", f"hydra.sweep.dir={tmp_path}")
-    assert result.returncode == 0, result.stderr
-    runs = sorted(tmp_path.glob("*/metrics.json"))
-    assert [read_metrics(run.parent)["global_step"] for run in runs] == [2 * 12, 2 * 6]
