@@ -31,17 +31,36 @@ def fail(message: object) -> NoReturn:
 
 
 def jobs(overrides: list[str]) -> list[list[str]] | None:
-    """The override list of every job of a grid (``a=1,2 b=x,y`` gives four); None if not a grid."""
-    axes = []
+    """The override list of every job of a grid (``a=1,2 b=x,y`` gives four); None if not a grid.
+
+    As Hydra's basic sweeper, a key given twice takes its last value, in the place of its first.
+    """
+    axes = {}
     for override in OverridesParser.create().parse_overrides(overrides):
+        key = override.get_key_element()
         if not override.is_sweep_override():
-            axes.append([override.input_line])
+            axes[key] = [override.input_line]
         elif override.is_discrete_sweep():
-            key = override.get_key_element()
-            axes.append([f"{key}={value}" for value in override.sweep_string_iterator()])
+            axes[key] = [f"{key}={value}" for value in override.sweep_string_iterator()]
         else:
             return None  # ranges and intervals are the sweeper's to sample
-    return [list(job) for job in itertools.product(*axes)]
+    return [list(job) for job in itertools.product(*axes.values())]
+
+
+def config_sweep(overrides: list[str], config_dir: Path) -> tuple[bool, list[str]]:
+    """Whether the config itself asks for a multirun (``hydra.mode: MULTIRUN``, as an experiment file
+    may), and its ``hydra.sweeper.params`` as overrides (which a multirun's command line follows)."""
+    from hydra.core.global_hydra import GlobalHydra
+    from hydra.types import RunMode
+
+    try:
+        with initialize_config_dir(config_dir=str(config_dir), version_base="1.3"):
+            cfg = GlobalHydra.instance().hydra.compose_config(
+                "train", overrides, run_mode=RunMode.MULTIRUN, validate_sweep_overrides=False)
+    except (HydraException, OmegaConfBaseException):
+        return False, []  # the job's own check reports it
+    params = cfg.hydra.sweeper.get("params") or {}
+    return cfg.hydra.mode == RunMode.MULTIRUN, [f"{key}={value}" for key, value in params.items()]
 
 
 def _override_value(overrides: list[str], key: str) -> str | None:
@@ -91,13 +110,15 @@ def precheck(argv: list[str], config_dir: Path) -> None:
         return  # --help, --cfg, --config-name, ...: Hydra's own business
     overrides = [arg for arg in argv if not arg.startswith("-")]
     try:
-        grid = jobs(overrides) if flags else [overrides]
-        for job in grid or []:
-            check(job, config_dir)
-        if flags and grid:  # a search samples keys of the config (hparams_search=...)
+        multirun, params = config_sweep(overrides, config_dir)
+        grid = jobs(params + overrides) if flags or multirun else [overrides]
+        if grid is None:  # a search: its sweeper samples values of the config's keys (hparams_search=...)
             from lrframe.sweep import check_search_space
 
-            check_search_space(compose_config(grid[0], config_dir, with_hydra=True))
+            check(overrides, config_dir)
+            check_search_space(compose_config(overrides, config_dir, with_hydra=True))
+        for job in grid or []:
+            check(job, config_dir)
     except (ConfigError, HydraException) as error:
         fail(" ".join(str(error).split()))
 

@@ -17,6 +17,7 @@ from typing import Any
 
 from lrframe import datasets
 from lrframe.errors import ConfigError, boolean, choice, integer, known_keys, number, show
+from lrframe.patterns import assign as assign_patterns
 from lrframe.range_test import MIN_STEPS, RAMPS, SUGGESTIONS
 from lrframe.schedules import RunSchedule, run_schedule
 from lrframe.schedules.clock import Clock, steps_per_epoch
@@ -32,6 +33,15 @@ DATA_KEYS = ("name", "batch_size", "val_fraction", "split_seed", "shuffle", "dro
 #: activation name -> torch.nn class name
 ACTIVATIONS = {"relu": "ReLU", "leaky_relu": "LeakyReLU", "tanh": "Tanh", "sigmoid": "Sigmoid",
                "gelu": "GELU", "silu": "SiLU"}
+
+
+def mlp_layer_names(hidden: list[int]) -> list[str]:
+    """The Linear layers of model=mlp: ``hidden1`` ... ``hiddenN``, then ``head`` (the classifier).
+
+    Their parameters are ``NAME.weight`` and ``NAME.bias``; activations are ``act1`` ... ``actN``.
+    """
+    return [f"hidden{i}" for i in range(1, len(hidden) + 1)] + ["head"]
+
 
 #: initialization scheme -> the options it takes (see lrframe.init)
 INIT_SCHEMES = {
@@ -54,7 +64,7 @@ OPTIMIZERS = {
     "adagrad": ("Adagrad", ("lr", "lr_decay", "weight_decay", "initial_accumulator_value", "eps")),
     "rmsprop": ("RMSprop", ("lr", "alpha", "eps", "weight_decay", "momentum", "centered")),
 }
-OPTIMIZER_KEYS = ("name", "lr_scaling", "base_batch_size")
+OPTIMIZER_KEYS = ("name", "lr_scaling", "base_batch_size", "no_decay_bias_and_norm", "lr_multipliers")
 LR_SCALING = {"none": lambda ratio: 1.0, "linear": lambda ratio: ratio, "sqrt": math.sqrt}
 
 #: Trainer arguments a config may set. lrframe sets logger, callbacks and checkpointing itself
@@ -67,6 +77,7 @@ TRAINER_ARGS = ("accelerator", "strategy", "devices", "precision", "max_epochs",
                 "enable_progress_bar", "enable_model_summary", "max_time", "profiler")
 
 LOGGERS = ("tensorboard", "none")
+LOGGER_KEYS = ("name", "step_sizes_every_n_steps")
 RANGE_TEST_KEYS = ("start_lr", "end_lr", "num_steps", "mode", "smoothing", "diverge_factor", "suggestion")
 #: task -> its keys; task=fit holds the LR range test's settings for optimizer.lr=auto under task.lr_find
 TASKS = {"fit": ("lr_find",), "preview": (), "lr_find": RANGE_TEST_KEYS}
@@ -160,7 +171,7 @@ def _check_init(node: dict) -> None:
         number("init.b", node.get("b"), gt=low)
 
 
-def _check_optimizer(node: dict) -> None:
+def _check_optimizer(node: dict, parameter_names: list[str]) -> None:
     name = choice("optimizer.name", node.get("name"), OPTIMIZERS)
     known_keys(node, (*OPTIMIZER_KEYS, *OPTIMIZERS[name][1]), f"optimizer={name}", "optimizer")
     for key in OPTIMIZERS[name][1]:
@@ -174,6 +185,8 @@ def _check_optimizer(node: dict) -> None:
                                                           "finds it)") from None
     choice("optimizer.lr_scaling", node.get("lr_scaling"), LR_SCALING)
     integer("optimizer.base_batch_size", node.get("base_batch_size"), ge=1)
+    boolean("optimizer.no_decay_bias_and_norm", node.get("no_decay_bias_and_norm"))
+    assign_patterns(parameter_names, node.get("lr_multipliers"))
     checks = {
         "momentum": lambda k, v: number(k, v, ge=0, lt=1),
         "dampening": lambda k, v: number(k, v, ge=0, le=1),
@@ -296,10 +309,12 @@ def validate(cfg: Any) -> Plan:
     train_size, val_size = _check_data(cfg["data"])
     _check_model(cfg["model"])
     _check_init(cfg["init"])
-    _check_optimizer(cfg["optimizer"])
+    layers = mlp_layer_names(cfg["model"]["hidden"])
+    _check_optimizer(cfg["optimizer"], [f"{layer}.{p}" for layer in layers for p in ("weight", "bias")])
     max_epochs, max_steps, accumulate, devices = _check_trainer(cfg["trainer"])
     choice("logger.name", cfg["logger"].get("name"), LOGGERS)
-    known_keys(cfg["logger"], ("name",), "logger", "logger")
+    known_keys(cfg["logger"], LOGGER_KEYS, "logger", "logger")
+    integer("logger.step_sizes_every_n_steps", cfg["logger"].get("step_sizes_every_n_steps"), ge=0)
     known_keys(cfg["checkpoint"], ("every_n_steps",), "checkpoint", "checkpoint")
     integer("checkpoint.every_n_steps", cfg["checkpoint"].get("every_n_steps"), ge=0)
     task = choice("task.name", cfg["task"].get("name"), TASKS)

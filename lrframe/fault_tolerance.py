@@ -29,7 +29,7 @@ import numpy as np
 import torch
 from lightning.pytorch.callbacks import Checkpoint
 
-from lrframe.callbacks import lr_tags
+from lrframe.callbacks import group_tags
 from lrframe.checkpoint import ResumePoint, last_checkpoint
 from lrframe.config import Plan
 from lrframe.lr_scheduler import ScheduledLR
@@ -81,7 +81,7 @@ class DivergenceGuard(pl.Callback):
 
     def _diverged(self, trainer: pl.Trainer, index: int, detail: str = "") -> Diverged:
         step, lrs = self._steps[index]
-        tags = lr_tags(trainer.optimizers[0])
+        tags = group_tags(trainer.optimizers[0], "lr")
         return Diverged(step, float(self._losses[index]), dict(zip(tags, lrs)), detail)
 
 

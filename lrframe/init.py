@@ -8,10 +8,11 @@ For a layer with ``fan_in`` inputs and ``fan_out`` outputs, the weight variance 
     uniform:    (b - a)^2 / 12
     zeros:      0                     (every unit of a layer stays identical: it cannot learn)
 
-``default`` keeps PyTorch's own initialization. Biases are zeroed unless ``bias="default"``.
+``default`` keeps PyTorch's own initialization. Biases are zeroed (``bias="zeros"``) or keep PyTorch's
+(``bias="default"``); ``conf/train.yaml`` holds the config default, ``init.bias: zeros``.
 
     >>> from torch import nn
-    >>> layer = initialize(nn.Linear(512, 512), "kaiming_normal", mode="fan_in", nonlinearity="relu")
+    >>> layer = initialize(nn.Linear(512, 512), "kaiming_normal", bias="zeros", nonlinearity="relu")
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ FILLS = {
 }
 
 
-def initialize(module: nn.Module, scheme: str, *, bias: str = "zeros", **options) -> nn.Module:
+def initialize(module: nn.Module, scheme: str, *, bias: str, **options) -> nn.Module:
     """Initialize the weights of every Linear and convolution layer of ``module`` in place.
 
     scheme:  one of ``default``, ``xavier_uniform``, ``xavier_normal``, ``kaiming_uniform``,
@@ -48,6 +49,8 @@ def initialize(module: nn.Module, scheme: str, *, bias: str = "zeros", **options
     unknown = set(options) - set(INIT_SCHEMES[scheme])
     if unknown:
         raise ValueError(f"{scheme} takes no option {', '.join(sorted(unknown))}")
+    if bias not in ("zeros", "default"):
+        raise ValueError(f"unknown bias initialization {bias!r}; expected zeros or default")
     with torch.no_grad():
         for layer in module.modules():
             if not isinstance(layer, (nn.Linear, nn.modules.conv._ConvNd)):
@@ -57,3 +60,23 @@ def initialize(module: nn.Module, scheme: str, *, bias: str = "zeros", **options
             if layer.bias is not None and bias == "zeros":
                 nn.init.zeros_(layer.bias)
     return module
+
+
+@torch.no_grad()
+def activation_variances(module: nn.Module, x: torch.Tensor) -> list[float]:
+    """The variance of each Linear layer's output (its pre-activation, He et al.'s ``y_l``) for inputs ``x``.
+
+    Kaiming (fan_in) initialization keeps it about constant from layer to layer in a ReLU network;
+    a fixed small std (``normal``, 0.01) shrinks it by ``fan_in * std^2 / 2`` per layer.
+    """
+    variances: list[float] = []
+    layers = [layer for layer in module.modules() if isinstance(layer, nn.Linear)]
+    hooks = [layer.register_forward_hook(lambda _, __, output: variances.append(output.var().item()))
+             for layer in layers]
+    try:
+        module(x)
+    finally:
+        for hook in hooks:
+            hook.remove()
+    return variances
+

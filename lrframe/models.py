@@ -2,25 +2,32 @@
 
 from __future__ import annotations
 
+from collections import OrderedDict
+
 import torch
 from torch import nn
 
-from lrframe.config import ACTIVATIONS, INIT_NONLINEARITIES, Plan
+from lrframe.config import ACTIVATIONS, INIT_NONLINEARITIES, Plan, mlp_layer_names
 from lrframe.init import initialize
 
 
 def mlp(*, in_features: int, hidden: list[int], out_features: int, activation: str) -> nn.Sequential:
     """A multilayer perceptron: Linear -> activation for each hidden width, then a Linear head.
 
-    >>> mlp(in_features=64, hidden=[256, 256], out_features=10, activation="relu")[0]
-    Linear(in_features=64, out_features=256, bias=True)
+    Layers are named ``hidden1``, ``act1``, ..., ``hiddenN``, ``actN``, ``head`` (see
+    ``lrframe.config.mlp_layer_names``), so parameters read ``hidden1.weight``, ``head.bias``:
+    the names ``optimizer.lr_multipliers`` patterns match.
+
+    >>> mlp(in_features=64, hidden=[256, 256], out_features=10, activation="relu").head
+    Linear(in_features=256, out_features=10, bias=True)
     """
-    widths = [in_features, *hidden]
-    layers: list[nn.Module] = []
-    for fan_in, fan_out in zip(widths, widths[1:]):
-        layers += [nn.Linear(fan_in, fan_out), getattr(nn, ACTIVATIONS[activation])()]
-    layers.append(nn.Linear(widths[-1], out_features))
-    return nn.Sequential(*layers)
+    widths = [in_features, *hidden, out_features]
+    layers: OrderedDict[str, nn.Module] = OrderedDict()
+    for i, name in enumerate(mlp_layer_names(hidden)):
+        layers[name] = nn.Linear(widths[i], widths[i + 1])
+        if name != "head":
+            layers[f"act{i + 1}"] = getattr(nn, ACTIVATIONS[activation])()
+    return nn.Sequential(layers)
 
 
 def build_model(plan: Plan, num_features: int, num_classes: int) -> torch.nn.Module:

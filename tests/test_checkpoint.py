@@ -109,9 +109,9 @@ def test_a_checkpoint_of_another_model_is_one_line(finished_run):
     with pytest.raises(ConfigError) as error:  # e.g. before Lightning's load_state_dict raises a traceback
         point.check_model(TrainingModule(plan, 64, 10), plan.config["resume"])
     path = last_checkpoint(finished_run)
-    assert str(error.value) == (f"resume={path}: {path} holds another model: model.4.bias, model.4.weight only in "
-                                "the checkpoint; model.0.weight has shape [256,64] in the checkpoint, [128,64] in "
-                                "this config's model")
+    assert str(error.value) == (f"resume={path}: {path} holds another model: model.hidden2.bias, "
+                                "model.hidden2.weight only in the checkpoint; model.hidden1.weight has shape "
+                                "[256,64] in the checkpoint, [128,64] in this config's model")
 
 
 def test_a_checkpoint_past_the_end_of_the_new_run_is_refused(finished_run):

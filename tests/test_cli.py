@@ -47,3 +47,23 @@ def test_multirun_grid_runs_every_job_in_its_own_directory(tmp_path):
                     "1_optimizer.lr=0.01,scheduler=step,trainer.max_epochs=2",
                     "2_optimizer.lr=0.1,scheduler=cosine,trainer.max_epochs=2",
                     "3_optimizer.lr=0.1,scheduler=step,trainer.max_epochs=2"]
+
+
+def test_an_experiment_file_sweeps_by_itself_and_precheck_checks_its_every_cell(capsys):
+    from conftest import CONFIG_DIR
+    from lrframe.cli import config_sweep, jobs, precheck
+
+    multirun, params = config_sweep(["+experiment=batch_size"], CONFIG_DIR)
+    assert multirun and params == ["data.batch_size=16,32,64,128,256,512", "optimizer.lr_scaling=none,linear",
+                                   "seed=0,1,2"]
+    # the command line follows the experiment's params, as Hydra's basic sweeper does: a key it repeats wins
+    grid = jobs([*params, "+experiment=batch_size", "seed=7", "data.batch_size=64,0"])
+    assert grid == [["data.batch_size=64", f"optimizer.lr_scaling={s}", "seed=7", "+experiment=batch_size"]
+                    for s in ("none", "linear")] + \
+                   [["data.batch_size=0", f"optimizer.lr_scaling={s}", "seed=7", "+experiment=batch_size"]
+                    for s in ("none", "linear")]
+    precheck(["+experiment=init"], CONFIG_DIR)  # all ten cells are valid
+    with pytest.raises(SystemExit) as exit_:
+        precheck(["+experiment=batch_size", "data.batch_size=64,0"], CONFIG_DIR)  # a sweep without -m
+    assert exit_.value.code == 1
+    assert capsys.readouterr().err == "error: data.batch_size=0: expected an integer >= 1\n"

@@ -167,8 +167,6 @@ def test_validate_accepts_plain_dicts():
 def test_cycled_momentum_needs_an_optimizer_with_momentum():
     from omegaconf import OmegaConf
 
-    cfg = OmegaConf.to_container(compose_config("scheduler=onecycle"), resolve=True)
-    cfg["optimizer"] = {"name": "adagrad", "lr": 0.1, "lr_decay": 0.0, "weight_decay": 0.0,
-                        "initial_accumulator_value": 0.0, "eps": 1e-10, "lr_scaling": "none", "base_batch_size": 64}
+    cfg = OmegaConf.to_container(compose_config("scheduler=onecycle", "optimizer=adagrad"), resolve=True)
     with pytest.raises(ConfigError, match=r"^scheduler\.cycle_momentum=true: optimizer=adagrad has no momentum"):
         validate(cfg)

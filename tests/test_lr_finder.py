@@ -26,7 +26,7 @@ def model_and_optimizer(seed=0, dropout=0.0, **sgd):
     torch.manual_seed(seed)
     model = mlp(in_features=64, hidden=[32], out_features=10, activation="relu")
     if dropout:
-        model.insert(2, torch.nn.Dropout(dropout))
+        model = torch.nn.Sequential(model.hidden1, model.act1, torch.nn.Dropout(dropout), model.head)
     return model, torch.optim.SGD(model.parameters(), **{"lr": 0.1, "momentum": 0.9, **sgd})
 
 

@@ -32,7 +32,8 @@ def trainer(plan: Plan, run_dir: Path, lr: float, extra_metrics: dict,
                                 purge_step=resumed.step if resumed else None)
               if cfg["logger"]["name"] == "tensorboard" else False)
     record = RunRecord(run_dir, hyperparameters(plan, command_line_overrides(), lr), extra_metrics)
-    callbacks = [StepLogger(cfg["trainer"]["log_every_n_steps"]), *fault_tolerance(plan, run_dir, resumed), record]
+    step_logger = StepLogger(cfg["trainer"]["log_every_n_steps"], cfg["logger"]["step_sizes_every_n_steps"])
+    callbacks = [step_logger, *fault_tolerance(plan, run_dir, resumed), record]
     show_progress = progress.wanted(cfg["trainer"]["enable_progress_bar"])
     if show_progress:
         callbacks.append(progress.ProgressLine(plan.clock.total_steps))
@@ -62,6 +63,6 @@ def run(plan: Plan, run_dir: Path) -> dict:
         return {}  # a DDP rank > 0: rank 0 reports
     metrics = read_metrics(run_dir)  # written by RunRecord in the process that trained as rank 0
     shown = " ".join(f"{key}={metrics[key]:.4f}" for key in ("val/acc", "val/loss") if metrics[key] is not None)
-    print(f"{shown or 'no validation ran'} after {metrics['global_step']} steps ({metrics['wall_seconds']:.1f} s); "
-          f"run directory: {run_dir}")
+    print(f"{shown or 'no validation ran'} after {metrics['global_step']} steps ({metrics['wall_seconds']:.1f} s), "
+          f"lr {module.lr:g}, global batch {plan.global_batch}; run directory: {run_dir}")
     return metrics

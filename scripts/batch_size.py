@@ -1,0 +1,109 @@
+"""Batch size, with and without the linear scaling rule: time to an accuracy, and the accuracy reached.
+
+    .venv/bin/python scripts/batch_size.py --out docs/batch_size.png [--runs DIR] [--target 0.95] [OVERRIDES]
+
+Runs ``python train.py +experiment=batch_size`` (conf/experiment/batch_size.yaml: the default job,
+20 epochs, at batch sizes 16 to 512, with ``optimizer.lr_scaling`` none and linear from a base batch
+of 64, three seeds) into a new sweep directory, or reads the finished sweep in ``--runs``, then
+draws from the runs' own outputs, against the batch size:
+
+- time to reach ``--target`` validation accuracy: the wall time of the first ``val/acc`` event at or
+  above it minus that of the run's first event (``effective_lr``, logged as training starts), read
+  from the TensorBoard events; also the epochs that took;
+- the final validation accuracy (metrics.json).
+
+Each point is the median over seeds, the bars the range. Wall time on a shared machine is noisy;
+the epochs to the target are not. OVERRIDES go to train.py (e.g. ``seed=0``).
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections import defaultdict
+from pathlib import Path
+
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+
+from experiment_runs import Run, arguments, runs_of
+
+STYLE = {"none": ("tab:red", "lr 0.1 at every batch size (lr_scaling=none)"),
+         "linear": ("tab:blue", "lr 0.1 x batch / 64 (lr_scaling=linear)")}
+
+
+def to_target(run: Run, target: float) -> tuple[float, int] | None:
+    """(seconds, epochs) from the start of training to the first validation at or above ``target``."""
+    start = run.scalars("effective_lr")[0][2]
+    reached = [(wall - start, epoch) for epoch, (_, value, wall) in enumerate(run.scalars("val/acc"), 1)
+               if value >= target]
+    return reached[0] if reached else None
+
+
+def summary(runs: list[Run], target: float) -> dict[str, dict[int, dict[str, list[float]]]]:
+    """scaling -> batch size -> {"seconds", "epochs", "accuracy", "lr"}: one value per seed (per seed
+    that reached ``target``, for seconds and epochs)."""
+    table: dict = defaultdict(lambda: defaultdict(lambda: defaultdict(list)))
+    for run in runs:
+        cell = table[run.config["optimizer"]["lr_scaling"]][run.config["data"]["batch_size"]]
+        cell["accuracy"].append(run.metrics["val/acc"])
+        cell["lr"].append(run.scalars("effective_lr")[0][1])
+        reached = to_target(run, target)
+        if reached:
+            cell["seconds"].append(reached[0])
+            cell["epochs"].append(reached[1])
+    return table
+
+
+def draw(table: dict, target: float, out: Path) -> None:
+    figure = Figure(figsize=(16, 4.6), layout="constrained")
+    FigureCanvasAgg(figure)
+    panels = [("seconds", f"seconds to val/acc >= {target:g}"),
+              ("epochs", f"epochs to val/acc >= {target:g}"), ("accuracy", "final val/acc (20 epochs)")]
+    for ax, (key, ylabel) in zip(figure.subplots(1, 3), panels):
+        for scaling, cells in table.items():
+            sizes = sorted(size for size, cell in cells.items() if cell[key])
+            values = [cells[size][key] for size in sizes]
+            medians = [statistics.median(v) for v in values]
+            errors = [[m - min(v) for m, v in zip(medians, values)],
+                      [max(v) - m for m, v in zip(medians, values)]]
+            color, label = STYLE[scaling]
+            ax.errorbar(sizes, medians, yerr=errors, fmt="-o", ms=4, capsize=3, color=color, label=label)
+            missed = sorted(size for size, cell in cells.items() if len(cell[key]) < len(cell["accuracy"]))
+            if missed and key != "accuracy":
+                ax.text(0.02, 0.95 if scaling == "none" else 0.87,
+                        f"{scaling}: some seeds never reached it at batch {', '.join(map(str, missed))}",
+                        transform=ax.transAxes, fontsize=7, color=color)
+        ax.set_xscale("log", base=2)
+        ax.set_xticks(sorted({s for cells in table.values() for s in cells}))
+        ax.get_xaxis().set_major_formatter("{x:.0f}")
+        ax.set_xlabel("batch size")
+        ax.set_ylabel(ylabel)
+        ax.grid(alpha=0.3)
+    figure.axes[2].legend(fontsize=8, loc="center right")
+    figure.suptitle("Digits MLP, SGD momentum 0.9, 1 epoch warmup + cosine, 20 epochs; "
+                    "median and range over seeds", fontsize=10)
+    figure.savefig(out, dpi=90)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = arguments("batch_size", __doc__.splitlines()[0])
+    parser.add_argument("--target", type=float, default=0.95, help="the validation accuracy to time")
+    args = parser.parse_args(argv)
+    runs = runs_of("batch_size", args)
+    table = summary(runs, args.target)
+    draw(table, args.target, args.out)
+    for scaling, cells in table.items():
+        for size, cell in sorted(cells.items()):
+            median = statistics.median
+            seconds = (f"{median(cell['seconds']):5.2f} s, {median(cell['epochs']):4.1f} epochs"
+                       if cell["seconds"] else "never")
+            accuracy = cell["accuracy"]
+            print(f"lr_scaling={scaling:6s} batch {size:4d} lr {cell['lr'][0]:.4g}: to {args.target:g} "
+                  f"{seconds} "
+                  f"({len(cell['seconds'])}/{len(accuracy)} seeds); final val/acc {median(accuracy):.3f} "
+                  f"({min(accuracy):.3f}-{max(accuracy):.3f})")
+    print(f"runs in {runs[0].path.parent}; wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()
