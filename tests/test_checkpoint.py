@@ -28,12 +28,27 @@ def test_a_save_that_fails_midway_leaves_the_previous_file_intact(tmp_path):
     path = tmp_path / "checkpoints" / "last.ckpt"
     io = AtomicCheckpointIO()
     io.save_checkpoint({"step": 1, "w": torch.arange(10_000)}, path)
-    with pytest.raises(RuntimeError, match="cannot pickle"):  # fails after the tensor was written
+    io.teardown()  # waits for the background write, as Lightning does when a run ends
+    with pytest.raises(RuntimeError, match="cannot pickle"):  # fails after the tensor was serialized
         io.save_checkpoint({"step": 2, "w": torch.arange(10_000), "z": Unpicklable()}, path)
+    io.teardown()
     assert torch.load(path, weights_only=True)["step"] == 1
     io.save_checkpoint({"step": 3}, path)
+    io.teardown()
     assert torch.load(path, weights_only=True) == {"step": 3}
-    assert sorted(p.name for p in path.parent.iterdir()) == ["last.ckpt"]  # the partial file was replaced
+    assert sorted(p.name for p in path.parent.iterdir()) == ["last.ckpt"]
+
+
+def test_saves_are_written_in_order_and_a_failed_write_is_raised_by_the_next_save_or_teardown(tmp_path):
+    io = AtomicCheckpointIO()
+    for step in range(5):
+        io.save_checkpoint({"step": step}, tmp_path / "last.ckpt")
+    io.teardown()
+    assert torch.load(tmp_path / "last.ckpt", weights_only=True) == {"step": 4}
+    (tmp_path / "a_file").write_text("")
+    io.save_checkpoint({"step": 5}, tmp_path / "a_file" / "last.ckpt")  # its directory cannot be made
+    with pytest.raises(OSError):
+        io.teardown()
 
 
 def _refusal(path) -> str:
@@ -128,3 +143,15 @@ def test_schedule_changes_cannot_reach_a_scheduler_given_by_target(finished_run)
     assert str(error.value) == ("resume_allow_changes=true: cannot apply scheduler.name cosine -> none, "
                                 "warmup.name linear -> none to a scheduler given by _target_ "
                                 "(torch.optim.lr_scheduler.StepLR): its checkpointed state would win")
+
+
+def test_the_writer_travels_to_ddp_spawn_workers_without_its_thread(tmp_path):
+    import pickle
+
+    io = AtomicCheckpointIO()
+    io.save_checkpoint({"step": 1}, tmp_path / "last.ckpt")
+    copy = pickle.loads(pickle.dumps(io))  # as ddp_spawn sends the Trainer's plugins to its workers
+    copy.save_checkpoint({"step": 2}, tmp_path / "other.ckpt")
+    copy.teardown()
+    io.teardown()
+    assert torch.load(tmp_path / "other.ckpt", weights_only=True) == {"step": 2}
