@@ -14,6 +14,10 @@ from lrframe.optim import build_optimizer
 from lrframe.schedules.target import lightning_scheduler, target_arguments
 
 
+#: values that are never a parameter, module or buffer
+PLAIN_TYPES = frozenset({str, int, float, bool, type(None), dict, list, tuple, torch.Tensor})
+
+
 class TrainingModule(pl.LightningModule):
     """Cross-entropy classification; the optimizer and lr schedule come from the plan.
 
@@ -33,8 +37,24 @@ class TrainingModule(pl.LightningModule):
         self.register_buffer("_epoch_loss", torch.zeros(2), persistent=False)  # sum, batches
         self.register_buffer("_val_totals", torch.zeros(3), persistent=False)  # loss sum, correct, count
 
+    def __setattr__(self, name: str, value) -> None:
+        # Lightning sets plain attributes such as _current_fx_name around every hook it calls,
+        # about 50 times a step, and nn.Module.__setattr__ checks each value against parameters,
+        # modules and buffers first (~3 us). A name already in __dict__ is none of those (nn.Module
+        # keeps them in dicts of their own), so a plain value for it is set directly.
+        if type(value) in PLAIN_TYPES and name in self.__dict__:
+            object.__setattr__(self, name, value)
+        else:
+            super().__setattr__(name, value)
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.model(x)
+
+    def transfer_batch_to_device(self, batch, device: torch.device, dataloader_idx: int):
+        """Batches are slices of tensors that already live on the module's device: nothing to move."""
+        if batch[0].device == device:
+            return batch
+        return super().transfer_batch_to_device(batch, device, dataloader_idx)
 
     def configure_optimizers(self):
         optimizer = build_optimizer(self.model, self.plan.config["optimizer"], self.lr)
@@ -70,15 +90,18 @@ class TrainingModule(pl.LightningModule):
 
     def on_train_epoch_end(self) -> None:
         loss_sum, batches = self.trainer.strategy.reduce(self._epoch_loss.clone(), reduce_op="sum")
-        mean = loss_sum / batches
-        self.last_metrics["train/loss"] = mean.item()
-        self.log("train/loss_epoch", mean, logger=False)  # for callbacks that monitor it
-        # Written here rather than by Lightning after every epoch-end hook: so it is on disk before
-        # the epoch-end checkpoint, which a resumed run continues after without logging it again.
-        epoch_metrics = {"train/loss_epoch": self.last_metrics["train/loss"], "epoch": self.current_epoch}
-        for logger in self.loggers:
-            logger.log_metrics(epoch_metrics, step=self.global_step - 1)
+        self.last_metrics["train/loss"] = (loss_sum / batches).item()
+        # on disk before the epoch-end checkpoint, which a resumed run continues after without
+        # logging it again
+        self._log_epoch({"train/loss_epoch": self.last_metrics["train/loss"], "epoch": self.current_epoch})
         self._epoch_loss.zero_()
+
+    def _log_epoch(self, metrics: dict[str, float]) -> None:
+        """Write epoch metrics to every logger at the epoch's last optimizer step, as ``self.log``
+        would, but directly: Lightning's result collection costs about 1 ms a call, and the values
+        are plain floats already (kept in ``last_metrics`` for the run record and a resume)."""
+        for logger in self.loggers:
+            logger.log_metrics(metrics, step=self.global_step - 1)
 
     def validation_step(self, batch, batch_idx):
         x, y = batch
@@ -95,6 +118,6 @@ class TrainingModule(pl.LightningModule):
         val_loss, val_acc = (loss_sum / count).item(), (correct / count).item()
         metrics = {"val/loss": val_loss, "val/acc": val_acc}
         self.last_metrics.update(metrics)
-        self.log_dict(metrics)
+        self._log_epoch(metrics)
         if isinstance(self.scheduler, ScheduledLR) and self.scheduler.schedule.observes_metric:
             self.scheduler.observe(metrics)

@@ -111,7 +111,7 @@ class RunRecord(pl.Callback):
                 logger.log_hyperparams(self.hparams)
 
     def on_validation_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        acc = trainer.callback_metrics.get("val/acc")
+        acc = pl_module.last_metrics.get("val/acc")
         if acc is not None and not trainer.sanity_checking:
             best = self.best_val_acc
             self.best_val_acc = float(acc) if best is None else max(best, float(acc))
