@@ -28,7 +28,7 @@ GROUPS = ("data", "model", "init", "optimizer", "scheduler", "warmup", "trainer"
 TOP_LEVEL = (*GROUPS, "seed", "resume", "resume_allow_changes")
 
 DATASETS = {"digits": (), "npz": ("path",)}
-DATA_KEYS = ("name", "batch_size", "val_fraction", "split_seed", "shuffle", "drop_last")
+DATA_KEYS = ("name", "batch_size", "val_batch_size", "val_fraction", "split_seed", "shuffle", "drop_last")
 
 #: activation name -> torch.nn class name
 ACTIVATIONS = {"relu": "ReLU", "leaky_relu": "LeakyReLU", "tanh": "Tanh", "sigmoid": "Sigmoid",
@@ -131,6 +131,7 @@ def _check_data(node: dict) -> tuple[int, int]:
     name = choice("data.name", node.get("name"), DATASETS)
     known_keys(node, (*DATA_KEYS, *DATASETS[name]), f"data={name}", "data")
     integer("data.batch_size", node.get("batch_size"), ge=1)
+    integer("data.val_batch_size", node.get("val_batch_size"), ge=1)
     number("data.val_fraction", node.get("val_fraction"), gt=0, lt=1)
     integer("data.split_seed", node.get("split_seed"), ge=0)
     boolean("data.shuffle", node.get("shuffle"))

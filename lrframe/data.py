@@ -99,5 +99,5 @@ def loaders(plan: Plan) -> tuple[Batches, Batches, int, int]:
     train = Batches(torch.from_numpy(split.x_train), torch.from_numpy(split.y_train),
                     batch_size=data["batch_size"], seed=plan.config["seed"], shuffle=data["shuffle"],
                     drop_last=data["drop_last"])
-    val = Batches(torch.from_numpy(split.x_val), torch.from_numpy(split.y_val), batch_size=data["batch_size"])
+    val = Batches(torch.from_numpy(split.x_val), torch.from_numpy(split.y_val), batch_size=data["val_batch_size"])
     return train, val, split.num_features, split.num_classes
