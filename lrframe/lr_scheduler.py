@@ -29,11 +29,15 @@ class ScheduledLR(torch.optim.lr_scheduler.LRScheduler):
         super().__init__(optimizer)
 
     def get_lr(self) -> list[float]:
+        """The lrs at the current step (torch's LRScheduler API)."""
         factor = self.schedule(self.last_epoch)
         return [base * factor for base in self.base_lrs]
 
     def step(self, epoch: None = None) -> None:
-        super().step()
+        """Advance one optimizer step and apply its lr and momentum. A closed form needs none of
+        the bookkeeping of torch's recursive ``LRScheduler.step`` (~10 us a step)."""
+        self.last_epoch += 1
+        self._apply_lr()
         self._apply_momentum()
 
     def _apply_momentum(self) -> None:

@@ -13,7 +13,7 @@ shared machine hits them alike:
 Per optimizer step cost = (time of a long run - time of a short run) / (extra steps): start-up
 cancels out. Medians over repeats; ratios are to (a). Also: start-up time, time to a config error,
 peak resident memory (and whether it grows with the number of epochs), a 100k-step preview, and
-the LR range test against torch-lr-finder.
+the LR range test against torch-lr-finder (whole processes, as ``scripts/lr_find_compare.py``).
 """
 
 from __future__ import annotations
@@ -85,6 +85,15 @@ def median_time(command: list[str], repeats: int) -> float:
     return statistics.median(timed(command)[0] for _ in range(repeats))
 
 
+def lr_find_times(repeats: int) -> tuple[float, float]:
+    """Whole-process seconds of ``train.py task=lr_find`` and of a standalone torch-lr-finder script
+    on the default job (``scripts/lr_find_compare.py`` runs both)."""
+    sys.path.insert(0, str(REPO / "scripts"))
+    from lr_find_compare import compose, process_times
+
+    return process_times([], compose([]), repeats)
+
+
 def machine() -> str:
     model = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
                   if line.startswith("model name")), platform.processor())
@@ -127,8 +136,14 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as scratch:
         scratch = Path(scratch)
         steps = measure_steps(args.repeats, args.short, args.long, scratch)
+        preview = [PYTHON, "train.py", "task=preview", "trainer.max_epochs=null", "trainer.max_steps=100000",
+                   f"hydra.run.dir={scratch / 'preview'}"]
+        lr_find, torch_lr_finder = lr_find_times(args.repeats)
         extras = [("config error (`python train.py optimizer.lr=-1`)",
-                   f"{median_time([PYTHON, 'train.py', 'optimizer.lr=-1'], args.repeats):.2f}")]
+                   f"{median_time([PYTHON, 'train.py', 'optimizer.lr=-1'], args.repeats):.2f}"),
+                  ("`task=preview` of 100,000 steps", f"{median_time(preview, args.repeats):.2f}"),
+                  ("`task=lr_find` (100 steps, files written) / a torch-lr-finder script on the same job",
+                   f"{lr_find:.2f} / {torch_lr_finder:.2f}")]
     table = report(steps, extras, args)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(table)
