@@ -120,9 +120,10 @@ def read_metrics(run_dir: Path) -> dict:
     return json.loads((run_dir / "metrics.json").read_text())
 
 
-@pytest.fixture(autouse=True)
+@pytest.fixture(autouse=True, scope="session")
 def _quiet_threads():
-    """Tests may run in parallel workers: one torch thread each keeps 2 cores from oversubscribing."""
+    """Tests may run in parallel workers: one torch thread each keeps 2 cores from oversubscribing.
+    Session-scoped, so that module-scoped fixtures that train get it too."""
     import torch
 
     torch.set_num_threads(1)

@@ -24,10 +24,13 @@ def read_metrics(run_dir: Path) -> dict:
 def quiet_libraries() -> None:
     """Keep Lightning's start-up notices (accelerators found, tips) and a known pytree
     deprecation warning of Lightning 2.6 under torch 2.13 off the console; likewise its advice to
-    log with sync_dist under DDP (TrainingModule sums its validation totals across ranks itself)."""
+    log with sync_dist under DDP (TrainingModule sums its validation totals across ranks itself),
+    and its warning that an epoch shorter than log_every_n_steps logs nothing (lrframe's step
+    logger counts optimizer steps across epochs)."""
     logging.getLogger("lightning.pytorch").setLevel(logging.WARNING)
     warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\)")
     warnings.filterwarnings("ignore", message=r".*when logging on epoch level in distributed setting")
+    warnings.filterwarnings("ignore", message=r".*is smaller than the logging interval")
 
 
 def run_task(plan: Plan, run_dir: Path) -> dict:
