@@ -51,6 +51,18 @@ class CrashAt(pl.Callback):
             raise SimulatedCrash(f"in validation at step {trainer.global_step}")
 
 
+@pytest.fixture
+def interactive_signals():
+    """SIGINT and SIGTERM as a Python started from an interactive shell has them (a background or
+    nohup launch, such as a CI runner's, starts with SIGINT ignored), restored afterwards."""
+    before = {signum: signal.getsignal(signum) for signum in (signal.SIGINT, signal.SIGTERM)}
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    yield
+    for signum, handler in before.items():
+        signal.signal(signum, handler)
+
+
 class SignalAt(pl.Callback):
     """Send this process ``signum`` in the middle of the batch that makes optimizer step ``step``."""
 
@@ -160,7 +172,7 @@ def test_random_state_round_trips_through_a_weights_only_checkpoint(tmp_path):
 
 
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
-def test_a_signal_saves_at_the_end_of_the_step_and_stops(monkeypatch, tmp_path, signum):
+def test_a_signal_saves_at_the_end_of_the_step_and_stops(monkeypatch, tmp_path, signum, interactive_signals):
     overrides = (*SHORT, "trainer.accumulate_grad_batches=2")  # 12 steps an epoch
     fit_in_process(tmp_path / "reference", *overrides)
     with pytest.raises(Interrupted) as stop:
@@ -184,7 +196,7 @@ def test_a_signal_on_an_epochs_last_step_stops_after_the_epoch_end(monkeypatch, 
     assert_same_run(tmp_path / "reference", tmp_path / "run")
 
 
-def test_a_second_ctrl_c_stops_at_once_and_keeps_the_last_checkpoint(monkeypatch, tmp_path):
+def test_a_second_ctrl_c_stops_at_once_and_keeps_the_last_checkpoint(monkeypatch, tmp_path, interactive_signals):
     with pytest.raises(SystemExit):  # Lightning's own KeyboardInterrupt handling exits
         run_with(monkeypatch, tmp_path, [SignalAt(12, signal.SIGINT, times=2)], *SHORT)
     assert checkpoint_step(tmp_path) == 10
