@@ -123,11 +123,14 @@ class LastCheckpoint(Checkpoint):
             self._random_state = None
         # Lightning registers its own SIGTERM handler just before training starts and restores
         # the previous handlers of every signal when the run ends; ours replaces it in between.
+        # A signal the process was started to ignore (SIGINT in a shell's background job) stays
+        # ignored, as Python itself leaves it.
         if trainer.received_sigterm:
             self._signal = signal.SIGTERM
         if threading.current_thread() is threading.main_thread():
             for signum in (signal.SIGTERM, signal.SIGINT):
-                signal.signal(signum, self._on_signal)
+                if signal.getsignal(signum) is not signal.SIG_IGN:
+                    signal.signal(signum, self._on_signal)
 
     def _on_signal(self, signum: int, frame) -> None:
         if signum == signal.SIGINT and self._signal == signal.SIGINT:

@@ -186,6 +186,13 @@ def test_a_signal_saves_at_the_end_of_the_step_and_stops(monkeypatch, tmp_path, 
     assert_same_run(tmp_path / "reference", tmp_path / "run")
 
 
+def test_a_signal_the_process_was_started_to_ignore_stays_ignored(monkeypatch, tmp_path, interactive_signals):
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # as in a background job of a shell script
+    run_with(monkeypatch, tmp_path, [SignalAt(12, signal.SIGINT)], *SHORT)
+    assert checkpoint_step(tmp_path) == 69  # trained to the end
+    assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+
+
 def test_a_signal_on_an_epochs_last_step_stops_after_the_epoch_end(monkeypatch, tmp_path):
     fit_in_process(tmp_path / "reference", *SHORT)
     with pytest.raises(Interrupted) as stop:
