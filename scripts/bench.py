@@ -2,7 +2,7 @@
 
     .venv/bin/python scripts/bench.py [--repeats 5] [--readme README.md]
 
-All three run the default job (digits MLP, batch 64, SGD momentum, linear warmup + cosine per step,
+All four run the default job (digits MLP, batch 64, SGD momentum, linear warmup + cosine per step,
 validation each epoch) as whole processes, children of this one, interleaved so that load on a
 shared machine hits them alike:
 
