@@ -4,9 +4,10 @@ A run keeps one file, ``<run dir>/checkpoints/last.ckpt``, always its newest sta
 to ``last.ckpt.partial`` in the same directory, flushed to disk (``fsync``) and renamed over
 ``last.ckpt`` (``os.replace`` is atomic on POSIX and Windows), so a process killed while saving
 leaves the previous ``last.ckpt`` intact. Training does not wait for the disk: the checkpoint is
-serialized where it is taken and written by a background thread. Checkpoints hold plain containers and tensors only and
-are read with ``torch.load(weights_only=True)``; a file that cannot be used is reported in one
-line (a ``ConfigError`` on the ``resume`` key), never with a traceback.
+serialized where it is taken and written by a background thread. Checkpoints hold plain
+containers and tensors only and are read with ``torch.load(weights_only=True)``; a file that
+cannot be used is reported in one line (a ``ConfigError`` on the ``resume`` key), never with a
+traceback.
 """
 
 from __future__ import annotations

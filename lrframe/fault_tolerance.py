@@ -32,8 +32,8 @@ from lightning.pytorch.callbacks import Checkpoint
 from lrframe.callbacks import group_tags
 from lrframe.checkpoint import ResumePoint, last_checkpoint
 from lrframe.config import Plan
-from lrframe.lr_scheduler import ScheduledLR
 from lrframe.errors import Diverged, Interrupted, Stopped
+from lrframe.lr_scheduler import ScheduledLR
 
 log = logging.getLogger(__name__)
 

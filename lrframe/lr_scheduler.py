@@ -50,10 +50,9 @@ class ScheduledLR(torch.optim.lr_scheduler.LRScheduler):
                     group["momentum"] = momentum
 
     def _apply_lr(self) -> None:
-        factor = self.schedule(self.last_epoch)
-        for group, base in zip(self.optimizer.param_groups, self.base_lrs):
-            group["lr"] = base * factor
-        self._last_lr = [group["lr"] for group in self.optimizer.param_groups]
+        self._last_lr = self.get_lr()
+        for group, lr in zip(self.optimizer.param_groups, self._last_lr):
+            group["lr"] = lr
 
     def observe(self, metrics: dict[str, float]) -> None:
         """Feed validation metrics to the schedule and apply the lr it now gives."""
@@ -74,4 +73,4 @@ class ScheduledLR(torch.optim.lr_scheduler.LRScheduler):
         self.last_epoch = state_dict["last_epoch"]
         self.base_lrs = list(state_dict["base_lrs"])
         self.schedule.load_state_dict(state_dict["schedule"])
-        self._last_lr = [base * self.schedule(self.last_epoch) for base in self.base_lrs]
+        self._last_lr = self.get_lr()
