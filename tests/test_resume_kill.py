@@ -24,9 +24,11 @@ from lrframe.checkpoint import last_checkpoint
 pytestmark = pytest.mark.slow
 
 ONE_THREAD = {"OMP_NUM_THREADS": "1"}
+KILL_WINDOW = 0.25
 
-#: ten epochs of 23 steps (~1 s of training), a checkpoint every 7 steps, lr and loss logged at every step
-LONG = ("trainer.max_epochs=10", "trainer.log_every_n_steps=1", "checkpoint.every_n_steps=7")
+#: twenty epochs of 23 steps (~1 s of training here), a checkpoint every 7 steps, lr and loss logged
+#: at every step: the kill (at most ``KILL_WINDOW`` s after step 7) lands well before the end
+LONG = ("trainer.max_epochs=20", "trainer.log_every_n_steps=1", "checkpoint.every_n_steps=7")
 
 #: the runs that are killed; adding one is one line (schedules of the catalogue, optimizers, ...)
 KILLED = {
@@ -63,7 +65,7 @@ def wait_for_mid_epoch_checkpoint(run_dir, process: subprocess.Popen, steps_per_
 def kill_at_random(run_dir, process, signum, steps_per_epoch=23) -> str:
     """Send ``signum`` at a random moment after the first mid-epoch checkpoint; says when."""
     first = wait_for_mid_epoch_checkpoint(run_dir, process, steps_per_epoch)
-    delay = random.uniform(0, 0.4)  # well before the end of the run
+    delay = random.uniform(0, KILL_WINDOW)
     time.sleep(delay)
     assert process.poll() is None, "the run finished before it could be killed"
     process.send_signal(signum)
@@ -100,7 +102,7 @@ def test_sigterm_saves_exits_143_with_one_line_and_resume_auto_is_exact(tmp_path
                       "steps); continue it with resume=auto (same hydra.run.dir)\n")
     resumed = train_cli(*LONG, f"hydra.run.dir={tmp_path / 'run'}", "resume=auto", env=ONE_THREAD)
     assert resumed.returncode == 0, resumed.stderr
-    assert f"resume: continuing from {last_checkpoint(tmp_path / 'run')} at step {saved} of 230" in resumed.stdout
+    assert f"resume: continuing from {last_checkpoint(tmp_path / 'run')} at step {saved} of 460" in resumed.stdout
     fit_in_process(tmp_path / "reference", *LONG)
     assert_resumed_exactly(tmp_path / "reference", tmp_path / "run", when)
 
