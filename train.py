@@ -1,20 +1,9 @@
-"""Train, preview a schedule or find an lr: ``python train.py [overrides]`` (see README.md)."""
+"""Train, preview a schedule or find an lr: ``python train.py [overrides]`` (see README.md).
 
-import sys
-from pathlib import Path
+The same as the ``lrframe`` console script that ``pip install -e .`` installs.
+"""
 
-import hydra
-
-from lrframe.cli import precheck, run
-
-CONFIG_DIR = Path(__file__).resolve().parent / "conf"
-
-
-@hydra.main(config_path=str(CONFIG_DIR), config_name="train", version_base="1.3")
-def main(cfg):
-    return run(cfg)
-
+from lrframe.cli.main import main
 
 if __name__ == "__main__":
-    precheck(sys.argv[1:], CONFIG_DIR)
     main()

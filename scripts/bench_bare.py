@@ -10,7 +10,7 @@ import math
 import torch
 import torch.nn.functional as F
 
-from lrframe.datasets import load_split
+from lrframe.data.datasets import load_split
 
 
 def main() -> None:

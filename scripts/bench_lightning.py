@@ -16,8 +16,8 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import DataLoader, TensorDataset
 
-from lrframe.data import Batches
-from lrframe.datasets import load_split
+from lrframe.data.batches import Batches
+from lrframe.data.datasets import load_split
 
 
 class Classifier(pl.LightningModule):

@@ -45,7 +45,7 @@ def fit(progress: bool, epochs: int) -> tuple[float, int, int]:
 
 def line_costs(calls: int = 100_000, draws: int = 2_000) -> tuple[float, float]:
     """Microseconds of the per-step hook between redraws, and of one redraw, on a trained Trainer."""
-    from lrframe.module import TrainingModule
+    from lrframe.training.module import TrainingModule
     from lrframe.tasks.fit import loaders, trainer
 
     plan = make_plan("trainer.enable_progress_bar=true", "trainer.max_epochs=2", "logger=none")

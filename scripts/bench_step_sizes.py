@@ -22,8 +22,8 @@ from pathlib import Path
 
 import torch
 
-from lrframe.cli import compose_config
-from lrframe.config import validate
+from lrframe.cli.precheck import compose_config
+from lrframe.config.validate import validate
 from lrframe.tasks import run_task
 
 REPO = Path(__file__).resolve().parents[1]
@@ -45,10 +45,10 @@ def one_event_ms(scratch: Path, repeats: int = 200) -> float:
     """One step-size logging event on the default model's Adam state after a short fit."""
     from lightning.pytorch.loggers import TensorBoardLogger
 
-    from lrframe.callbacks import StepLogger
-    from lrframe.data import loaders
-    from lrframe.models import build_model
-    from lrframe.optim import build_optimizer
+    from lrframe.training.callbacks import StepLogger
+    from lrframe.data.batches import loaders
+    from lrframe.models.mlp import build_model
+    from lrframe.optim.optimizer import build_optimizer
 
     plan = validate(compose_config(["optimizer=adam"], REPO / "conf"))
     train, _, features, classes = loaders(plan)

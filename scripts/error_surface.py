@@ -5,8 +5,8 @@
 A convex bowl whose valley is long and flat along one axis and steep across it (curvatures 0.001
 and 1, a condition number of 1000; the valley tilted by 0.02 rad, as a real one is never exactly
 along an axis). Each trajectory is an lrframe config: the optimizer is built by
-``lrframe.optim.build_optimizer`` from ``conf/optimizer/*.yaml`` and its lr follows the configured
-schedule through ``lrframe.lr_scheduler.ScheduledLR``, stepped once per optimizer step as in a run.
+``lrframe.optim.optimizer.build_optimizer`` from ``conf/optimizer/*.yaml`` and its lr follows the configured
+schedule through ``lrframe.schedules.scheduler.ScheduledLR``, stepped once per optimizer step as in a run.
 
 The seed (Lee's course notes) writes AdaGrad with the root *mean* square of past gradients,
 ``sigma_t = sqrt(sum g^2 / (t + 1))``; torch's ``Adagrad`` (Duchi et al.) divides by the root of
@@ -26,10 +26,10 @@ import torch
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from lrframe.cli import compose_config
-from lrframe.config import validate
-from lrframe.lr_scheduler import ScheduledLR
-from lrframe.optim import build_optimizer
+from lrframe.cli.precheck import compose_config
+from lrframe.config.validate import validate
+from lrframe.schedules.scheduler import ScheduledLR
+from lrframe.optim.optimizer import build_optimizer
 
 REPO = Path(__file__).resolve().parents[1]
 CURVATURES = (0.001, 1.0)  # along the valley, across it

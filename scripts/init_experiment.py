@@ -9,7 +9,7 @@ the finished sweep in ``--runs``, then draws from the runs' own outputs:
 - validation accuracy after each epoch (the runs' TensorBoard events), one panel per depth;
 - the variance of every Linear layer's output at initialization, for the deeper model: each run's
   own config (``.hydra/config.yaml``) builds its model with lrframe's builders and seed, which is
-  fed a batch of 512 training digits (``lrframe.init.activation_variances``).
+  fed a batch of 512 training digits (``lrframe.models.init.activation_variances``).
 
 OVERRIDES go to train.py (e.g. ``trainer.max_epochs=5``).
 """
@@ -23,11 +23,11 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
 from experiment_runs import Run, arguments, runs_of
-from lrframe.config import validate
-from lrframe.data import loaders
-from lrframe.init import activation_variances
-from lrframe.lr_finder import seed_everything
-from lrframe.models import build_model
+from lrframe.config.validate import validate
+from lrframe.data.batches import loaders
+from lrframe.models.init import activation_variances
+from lrframe.lr_find.loop import seed_everything
+from lrframe.models.mlp import build_model
 
 #: init -> (color, line style, label)
 STYLE = {"zeros": ("tab:gray", "--", "zeros"), "normal": ("tab:red", "-", "normal, std 0.01"),

@@ -36,7 +36,7 @@ from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 import matplotlib.pyplot as plt
 from torch_lr_finder import LRFinder
-from lrframe.datasets import load_split  # the digits file read with numpy: the same data as lrframe's
+from lrframe.data.datasets import load_split  # the digits file read with numpy: the same data as lrframe's
 
 start_lr, end_lr, num_steps, batch_size, out = sys.argv[1:]
 split = load_split({"name": "digits", "val_fraction": 0.2, "split_seed": 0})
@@ -63,7 +63,7 @@ def compose(overrides: list[str]):
     from hydra import compose as hydra_compose
     from hydra import initialize_config_dir
 
-    from lrframe.config import validate
+    from lrframe.config.validate import validate
 
     with initialize_config_dir(config_dir=str(REPO / "conf"), version_base="1.3"):
         return validate(hydra_compose(config_name="train", overrides=["task=lr_find", *overrides]))
@@ -94,9 +94,9 @@ def fresh(plan):
     """The model, optimizer and training batches task=fit would start from."""
     import torch
 
-    from lrframe.data import loaders
-    from lrframe.models import build_model
-    from lrframe.optim import build_optimizer
+    from lrframe.data.batches import loaders
+    from lrframe.models.mlp import build_model
+    from lrframe.optim.optimizer import build_optimizer
 
     torch.manual_seed(plan.config["seed"])
     train, _, features, classes = loaders(plan)
@@ -109,7 +109,7 @@ def torch_lr_finder_test(plan):
     import torch
     from torch_lr_finder import LRFinder, TrainDataLoaderIter
 
-    from lrframe.lr_finder import windows
+    from lrframe.lr_find.loop import windows
 
     class EpochAfterEpoch(TrainDataLoaderIter):
         """lrframe's batches, epoch after epoch in the same order as lrframe's test sees them."""
@@ -136,8 +136,8 @@ def lightning_test(plan):
     import lightning.pytorch as pl
     from lightning.pytorch.tuner import Tuner
 
-    from lrframe.data import loaders
-    from lrframe.module import TrainingModule
+    from lrframe.data.batches import loaders
+    from lrframe.training.module import TrainingModule
     from lrframe.tasks import quiet_libraries
 
     quiet_libraries()

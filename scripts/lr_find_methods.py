@@ -25,7 +25,7 @@ VARIANTS = [["data.batch_size=16"], ["data.batch_size=256"], ["init=default"], [
 def plan(*overrides: str):
     from hydra import compose, initialize_config_dir
 
-    from lrframe.config import validate
+    from lrframe.config.validate import validate
 
     with initialize_config_dir(config_dir=str(REPO / "conf"), version_base="1.3"):
         return validate(compose(config_name="train", overrides=list(overrides)))

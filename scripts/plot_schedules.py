@@ -14,8 +14,8 @@ from pathlib import Path
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from lrframe.cli import compose_config
-from lrframe.config import validate
+from lrframe.cli.precheck import compose_config
+from lrframe.config.validate import validate
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -23,7 +23,7 @@ def compose_config(*overrides: str):
 
 
 def make_plan(*overrides: str):
-    from lrframe.config import validate
+    from lrframe.config.validate import validate
 
     return validate(compose_config(*overrides))
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from lrframe.errors import ConfigError, sorted_integers
+from lrframe.config.errors import ConfigError, sorted_integers
 from lrframe.schedules.base import Schedule, join, schedule
 
 

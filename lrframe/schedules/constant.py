@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from lrframe.errors import number
+from lrframe.config.errors import number
 from lrframe.schedules.base import Schedule, schedule
 
 

@@ -10,7 +10,7 @@ import math
 from collections.abc import Callable
 from typing import Any
 
-from lrframe.errors import ConfigError, boolean, choice, number
+from lrframe.config.errors import ConfigError, boolean, choice, number
 from lrframe.schedules.base import Schedule, schedule
 from lrframe.schedules.lambdas import user_function
 

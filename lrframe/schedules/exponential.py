@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-from lrframe.errors import number
+from lrframe.config.errors import number
 from lrframe.schedules.base import Schedule, schedule
 
 

@@ -18,7 +18,7 @@ from array import array
 from collections.abc import Callable
 from typing import Any
 
-from lrframe.errors import ConfigError
+from lrframe.config.errors import ConfigError
 from lrframe.schedules.base import Schedule, schedule
 
 OPERATORS = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul, ast.Div: operator.truediv,

@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from lrframe.errors import choice, integer, number
+from lrframe.config.errors import choice, integer, number
 from lrframe.schedules.base import schedule
 
 MONITORED = ("val/loss", "val/acc")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-from lrframe.errors import boolean, number
+from lrframe.config.errors import boolean, number
 from lrframe.schedules.base import Schedule, schedule
 
 

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
-from lrframe.errors import ConfigError, choice, integer, known_keys, number
+from lrframe.config.errors import ConfigError, choice, integer, known_keys, number
 from lrframe.schedules import warmup as warmups
 from lrframe.schedules.base import Schedule
 from lrframe.schedules.clock import UNITS, Clock

@@ -6,7 +6,7 @@ import math
 from bisect import bisect_right
 from typing import Any
 
-from lrframe.errors import ConfigError, number, sorted_integers
+from lrframe.config.errors import ConfigError, number, sorted_integers
 from lrframe.schedules.base import Schedule, schedule
 
 

@@ -8,7 +8,7 @@ are the class's own arguments; TrainingModule builds it on the optimizer with Hy
 
 from __future__ import annotations
 
-from lrframe.errors import ConfigError, choice, text
+from lrframe.config.errors import ConfigError, choice, text
 from lrframe.schedules.plateau import MONITORED
 from lrframe.schedules.run import INTERVALS
 

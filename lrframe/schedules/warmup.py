@@ -6,7 +6,7 @@ main schedule starts from (``lr`` itself for every decay schedule).
 
 from __future__ import annotations
 
-from lrframe.errors import number
+from lrframe.config.errors import number
 from lrframe.schedules.base import Schedule
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import math
 
-from lrframe.errors import choice, number
+from lrframe.config.errors import choice, number
 from lrframe.schedules.base import Schedule, schedule
 
 #: decay shapes p -> factor, from 1 at p = 0 to 0 at p = 1 (transformers' get_wsd_schedule names)

@@ -11,7 +11,7 @@ import logging
 import warnings
 from pathlib import Path
 
-from lrframe.config import Plan
+from lrframe.config.validate import Plan
 
 #: what a finished task leaves in its run directory: its final metrics
 METRICS_FILE = "metrics.json"

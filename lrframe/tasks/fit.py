@@ -1,4 +1,4 @@
-"""``task=fit``: train, log to TensorBoard, checkpoint, and write ``metrics.json`` (``lrframe.record``)."""
+"""``task=fit``: train, log to TensorBoard, checkpoint, and write ``metrics.json`` (``lrframe.training.record``)."""
 
 from __future__ import annotations
 
@@ -7,14 +7,14 @@ from pathlib import Path
 import lightning.pytorch as pl
 from lightning.pytorch.loggers import TensorBoardLogger
 
-from lrframe import progress
-from lrframe.callbacks import StepLogger
-from lrframe.checkpoint import AtomicCheckpointIO, ResumePoint, resume_point
-from lrframe.config import Plan
-from lrframe.data import loaders
-from lrframe.fault_tolerance import fault_tolerance, lightning_limits
-from lrframe.module import TrainingModule
-from lrframe.record import RunRecord, command_line_overrides, hyperparameters
+from lrframe.training import progress
+from lrframe.training.callbacks import StepLogger
+from lrframe.resume.checkpoint import AtomicCheckpointIO, ResumePoint, resume_point
+from lrframe.config.validate import Plan
+from lrframe.data.batches import loaders
+from lrframe.resume.fault_tolerance import fault_tolerance, lightning_limits
+from lrframe.training.module import TrainingModule
+from lrframe.training.record import RunRecord, command_line_overrides, hyperparameters
 from lrframe.tasks import read_metrics
 from lrframe.tasks.preview import write_schedule_csv
 

@@ -2,7 +2,7 @@
 
 The model, initialization, data, batch size, gradient accumulation and optimizer come from the
 same builders as ``task=fit`` (``loaders``, ``build_model``, ``build_optimizer``), seeded as
-``task=fit`` seeds them; a plain torch loop (``lrframe.lr_finder``) replaces Lightning's, so the
+``task=fit`` seeds them; a plain torch loop (``lrframe.lr_find.loop``) replaces Lightning's, so the
 test imports no Lightning. A run directory gets ``lr_find.csv`` (``lr,loss,smoothed_loss`` per
 step), ``lr_find.png``, ``lr_find.json`` (the suggestion and every method's value) and the figure
 in TensorBoard; no checkpoints. Random state is restored afterwards, so a ``task=fit`` run that
@@ -22,13 +22,13 @@ from pathlib import Path
 
 import torch
 
-from lrframe.config import RANGE_TEST_PRECISIONS, Plan, check_schedule
-from lrframe.data import loaders
-from lrframe.errors import ConfigError
-from lrframe.lr_finder import preserved_random_state, range_test, seed_everything
-from lrframe.models import build_model
-from lrframe.optim import build_optimizer
-from lrframe.range_test import NoSuggestion, Recorder, Suggestions, ramp, suggest
+from lrframe.config.validate import RANGE_TEST_PRECISIONS, Plan, check_schedule
+from lrframe.data.batches import loaders
+from lrframe.config.errors import ConfigError
+from lrframe.lr_find.loop import preserved_random_state, range_test, seed_everything
+from lrframe.models.mlp import build_model
+from lrframe.optim.optimizer import build_optimizer
+from lrframe.lr_find.range_test import NoSuggestion, Recorder, Suggestions, ramp, suggest
 
 
 @dataclass(frozen=True)

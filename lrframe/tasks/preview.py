@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from lrframe.config import Plan
+from lrframe.config.validate import Plan
 
 #: at most this many points per curve in the figure (min/max per bucket beyond)
 PLOT_POINTS = 4000

@@ -11,7 +11,7 @@ import torch
 from conftest import CONFIG_DIR, make_plan
 from curves import dummy_optimizer
 
-from lrframe.lr_scheduler import ScheduledLR
+from lrframe.schedules.scheduler import ScheduledLR
 from lrframe.schedules import CATALOGUE
 
 NAMES = sorted(CATALOGUE)

@@ -5,7 +5,7 @@ import torch
 
 from curves import CLOCKS, SPE, TOTAL, in_unit, node, ours, reference
 
-from lrframe.errors import ConfigError
+from lrframe.config.errors import ConfigError
 
 lr_scheduler = torch.optim.lr_scheduler
 

@@ -5,7 +5,7 @@ import torch
 
 from curves import CLOCKS, LR, TOTAL, in_unit, node, ours, reference
 
-from lrframe.errors import ConfigError
+from lrframe.config.errors import ConfigError
 
 lr_scheduler = torch.optim.lr_scheduler
 MOMENTA = dict(cycle_momentum=True, base_momentum=0.8, max_momentum=0.9)

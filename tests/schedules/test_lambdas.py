@@ -7,7 +7,7 @@ import torch
 
 from curves import CLOCKS, node, ours, reference
 
-from lrframe.errors import ConfigError
+from lrframe.config.errors import ConfigError
 from lrframe.schedules.lambdas import expression, multiplicative
 
 lr_scheduler = torch.optim.lr_scheduler

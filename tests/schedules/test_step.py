@@ -5,7 +5,7 @@ import torch
 
 from curves import CLOCKS, LR, TOTAL, in_unit, node, ours, reference, schedule_time
 
-from lrframe.errors import ConfigError
+from lrframe.config.errors import ConfigError
 from lrframe.schedules import Clock, run_schedule
 
 lr_scheduler = torch.optim.lr_scheduler

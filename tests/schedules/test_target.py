@@ -4,7 +4,7 @@ import pytest
 
 from conftest import make_plan
 
-from lrframe.errors import ConfigError
+from lrframe.config.errors import ConfigError
 from lrframe.schedules.target import target_arguments
 
 TARGET = ("scheduler=none", "+scheduler._target_=torch.optim.lr_scheduler.StepLR", "+scheduler.step_size=2",

@@ -7,7 +7,7 @@ import pytest
 from conftest import make_plan
 from curves import CLOCKS, LR, TOTAL, in_unit, node, ours, schedule_time
 
-from lrframe.errors import ConfigError
+from lrframe.config.errors import ConfigError
 
 
 def paddle_noam(t, lr, d_model, warmup_steps):

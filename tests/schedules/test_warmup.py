@@ -6,7 +6,7 @@ import pytest
 
 from curves import LR, TOTAL, node, ours
 
-from lrframe.errors import ConfigError
+from lrframe.config.errors import ConfigError
 
 EXPONENTIAL = node("exponential", "step", "step", gamma=0.95)
 

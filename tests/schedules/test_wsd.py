@@ -6,7 +6,7 @@ import pytest
 
 from curves import CLOCKS, LR, SPE, TOTAL, node, ours, schedule_time
 
-from lrframe.errors import ConfigError
+from lrframe.config.errors import ConfigError
 
 
 def transformers_wsd(step, *, num_warmup_steps, num_stable_steps, num_decay_steps, decay_type, min_lr_ratio):

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from conftest import fit_in_process, make_plan, read_scalars, train_cli
-from lrframe.errors import ConfigError
+from lrframe.config.errors import ConfigError
 from lrframe.tasks import run_task
 from lrframe.tasks.lr_find import find_lr
 

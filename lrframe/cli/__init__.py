@@ -1,0 +1,1 @@
+"""The command line: pre-checks and the entry point."""

@@ -1,0 +1,78 @@
+"""The entry point: ``python train.py [overrides]`` and the ``lrframe`` console script are the same.
+
+Run from a user's project folder, the current directory is importable (``model._target_=my_model.Net``
+finds ``./my_model.py``), its ``conf/`` is added to the config search path when no ``--config-dir``
+is given, and run directories go under its own ``outputs/`` and ``multirun/``.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import hydra
+from omegaconf import DictConfig
+
+from lrframe.cli.precheck import CONFIG_DIR_FLAGS, precheck
+from lrframe.config.errors import Interrupted, fail, message_of
+from lrframe.config.validate import validate
+
+#: lrframe's own configs: the conf/ folder of the checkout lrframe is installed from (pip install -e .)
+CONFIG_DIR = Path(__file__).resolve().parents[2] / "conf"
+
+
+def main() -> None:
+    """Check every job of the command line, then hand it to Hydra."""
+    if not CONFIG_DIR.is_dir():
+        fail(f"lrframe's configs are not at {CONFIG_DIR}: install lrframe from its checkout (pip install -e .)")
+    sys.path.insert(0, os.getcwd())  # the user's own modules, as `python -m` would find them
+    argv = sys.argv[1:]
+    given = any(arg in CONFIG_DIR_FLAGS or arg.startswith("--config-dir=") for arg in argv)
+    own = Path.cwd() / "conf"
+    if not given and own.is_dir() and own.resolve() != CONFIG_DIR:
+        argv = ["--config-dir", str(own), *argv]
+        sys.argv[1:] = argv
+    precheck(argv, CONFIG_DIR)
+    hydra.main(config_path=str(CONFIG_DIR), config_name="train", version_base="1.3")(run)()
+
+
+def is_multirun() -> bool:
+    from hydra.core.hydra_config import HydraConfig
+    from hydra.types import RunMode
+
+    return HydraConfig.get().mode == RunMode.MULTIRUN
+
+
+def run(cfg: DictConfig) -> float | None:
+    """The Hydra task function: validate, then run the task in Hydra's output directory.
+
+    Returns the final validation accuracy (the metric a sweeper optimizes). In a multirun every
+    job goes through ``sweep.run_job``: a failed job is recorded and the sweep goes on. A bad config
+    or checkpoint, or a diverged run, exits with 1; a run stopped by SIGTERM/SIGINT exits with
+    128 + the signal number after saving its checkpoint (a sweep stops too: the machine is being
+    taken away). Each says why in one line.
+    """
+    try:
+        if is_multirun():
+            from lrframe.sweeps import sweep
+
+            return sweep.run_job(lambda: _run_task(cfg))
+        return _run_task(cfg)
+    except Exception as error:
+        message = message_of(error)  # lrframe's own errors: one line; anything else: its traceback
+        if message is None:
+            raise
+        if isinstance(error, Interrupted):
+            print(message, file=sys.stderr)
+            sys.exit(error.exit_code)
+        fail(message)
+
+
+def _run_task(cfg: DictConfig) -> float | None:
+    from hydra.core.hydra_config import HydraConfig
+
+    from lrframe.tasks import run_task
+
+    metrics = run_task(validate(cfg), Path(HydraConfig.get().runtime.output_dir))
+    return metrics.get("val/acc")

@@ -1,0 +1,148 @@
+"""Config errors in one line, before any run directory exists.
+
+``precheck`` composes and validates every job of the command line (each cell of a ``-m`` grid)
+with Hydra's compose API and plain-Python validation, so a typo costs well under a second and
+leaves nothing behind.
+"""
+
+from __future__ import annotations
+
+import itertools
+from pathlib import Path
+
+from hydra import compose, initialize_config_dir
+from hydra.core.override_parser.overrides_parser import OverridesParser
+from hydra.errors import HydraException, MissingConfigException
+from omegaconf import DictConfig
+from omegaconf.errors import OmegaConfBaseException
+
+from lrframe.config.validate import validate
+from lrframe.config.errors import ConfigError, fail
+
+#: Hydra flags under which the command line is still a list of overrides to check first.
+CHECKED_FLAGS = ("-m", "--multirun")
+#: Hydra's option that adds a folder of the user's own configs to the search path
+CONFIG_DIR_FLAGS = ("--config-dir", "-cd")
+
+
+def jobs(overrides: list[str]) -> list[list[str]] | None:
+    """The override list of every job of a grid (``a=1,2 b=x,y`` gives four); None if not a grid.
+
+    As Hydra's basic sweeper, a key given twice takes its last value, in the place of its first.
+    """
+    axes = {}
+    for override in OverridesParser.create().parse_overrides(overrides):
+        key = override.get_key_element()
+        if not override.is_sweep_override():
+            axes[key] = [override.input_line]
+        elif override.is_discrete_sweep():
+            axes[key] = [f"{key}={value}" for value in override.sweep_string_iterator()]
+        else:
+            return None  # ranges and intervals are the sweeper's to sample
+    return [list(job) for job in itertools.product(*axes.values())]
+
+
+def config_sweep(overrides: list[str], config_dir: Path) -> tuple[bool, list[str]]:
+    """Whether the config itself asks for a multirun (``hydra.mode: MULTIRUN``, as an experiment file
+    may), and its ``hydra.sweeper.params`` as overrides (which a multirun's command line follows)."""
+    from hydra.core.global_hydra import GlobalHydra
+    from hydra.types import RunMode
+
+    try:
+        with initialize_config_dir(config_dir=str(config_dir), version_base="1.3"):
+            cfg = GlobalHydra.instance().hydra.compose_config(
+                "train", overrides, run_mode=RunMode.MULTIRUN, validate_sweep_overrides=False)
+    except (HydraException, OmegaConfBaseException):
+        return False, []  # the job's own check reports it
+    params = cfg.hydra.sweeper.get("params") or {}
+    return cfg.hydra.mode == RunMode.MULTIRUN, [f"{key}={value}" for key, value in params.items()]
+
+
+def _override_value(overrides: list[str], key: str) -> str | None:
+    for override in overrides:
+        name, _, value = override.lstrip("+~").partition("=")
+        if name == key:
+            return value
+    return None
+
+
+def _compose_error(error: Exception, overrides: list[str], config_dir: Path) -> ConfigError | str:
+    """A Hydra composition error as one line."""
+    if isinstance(error, MissingConfigException) and error.options is not None:
+        group = (error.missing_cfg_file or "").rpartition("/")[0]
+        value = _override_value(overrides, group)
+        return ConfigError(group, value, "no such option; expected one of " + ", ".join(sorted(error.options)))
+    cause = error.__cause__
+    full_key = getattr(cause, "full_key", None)
+    if full_key and "not in struct" in str(cause):
+        parent, _, key = full_key.rpartition(".")
+        rest = [o for o in overrides if o.lstrip("+~").partition("=")[0] != full_key]
+        node = compose_config(rest, config_dir).get(parent) if parent else None
+        allowed = ", ".join(node.keys()) if isinstance(node, DictConfig) else "see the README"
+        return ConfigError(full_key, _override_value(overrides, full_key), f"unknown key; allowed: {allowed}")
+    return " ".join(str(error).split())
+
+
+def compose_config(overrides: list[str], config_dir: Path, with_hydra: bool = False) -> DictConfig:
+    with initialize_config_dir(config_dir=str(config_dir), version_base="1.3"):
+        return compose(config_name="train", overrides=overrides, return_hydra_config=with_hydra)
+
+
+def check(overrides: list[str], config_dir: Path) -> None:
+    """Compose and validate one job; raises ConfigError (or a one-line string) on a bad config."""
+    try:
+        cfg = compose_config(overrides, config_dir)
+    except (HydraException, OmegaConfBaseException) as error:
+        problem = _compose_error(error, overrides, config_dir)
+        raise problem if isinstance(problem, ConfigError) else HydraException(problem) from None
+    validate(cfg)
+
+
+def user_config_dirs(argv: list[str]) -> tuple[list[str], list[Path]]:
+    """``argv`` without its ``--config-dir DIR`` / ``-cd DIR`` / ``--config-dir=DIR`` options, and those DIRs."""
+    rest, dirs = [], []
+    args = iter(argv)
+    for arg in args:
+        if arg in CONFIG_DIR_FLAGS:
+            dirs.append(Path(next(args, "")))
+        elif arg.startswith("--config-dir="):
+            dirs.append(Path(arg.partition("=")[2]))
+        else:
+            rest.append(arg)
+    return rest, dirs
+
+
+def search_path_override(dirs: list[Path]) -> list[str]:
+    """The ``hydra.searchpath`` override that adds ``dirs`` after lrframe's own configs, as
+    ``--config-dir`` does (a user's file of the same name as one of lrframe's is not used)."""
+    if not dirs:
+        return []
+    for directory in dirs:
+        if not directory.is_dir():
+            raise ConfigError("--config-dir", str(directory), "no such directory")
+    return ["hydra.searchpath=[" + ",".join(f"'file://{d.resolve()}'" for d in dirs) + "]"]
+
+
+def precheck(argv: list[str], config_dir: Path) -> None:
+    """Exit with a one-line error if any job of this command line has a bad config."""
+    try:
+        argv, dirs = user_config_dirs(argv)
+        search = search_path_override(dirs)
+    except ConfigError as error:
+        fail(error)
+    flags = [arg for arg in argv if arg.startswith("-")]
+    if any(flag not in CHECKED_FLAGS for flag in flags):
+        return  # --help, --cfg, --config-name, ...: Hydra's own business
+    overrides = search + [arg for arg in argv if not arg.startswith("-")]
+    try:
+        multirun, params = config_sweep(overrides, config_dir)
+        grid = jobs(params + overrides) if flags or multirun else [overrides]
+        if grid is None:  # a search: its sweeper samples values of the config's keys (hparams_search=...)
+            from lrframe.sweeps.sweep import check_search_space
+
+            check(overrides, config_dir)
+            check_search_space(compose_config(overrides, config_dir, with_hydra=True))
+        for job in grid or []:
+            check(job, config_dir)
+    except (ConfigError, HydraException) as error:
+        fail(" ".join(str(error).split()))

@@ -1,0 +1,1 @@
+"""Data: built-in data sets, in-memory batches, resumable sampling of a user's data."""

@@ -1,0 +1,1 @@
+"""Built-in models and the initialization schemes that apply to any model."""

@@ -1,0 +1,1 @@
+"""Optimizers, parameter groups, lr scaling, and the adaptive optimizers' step sizes."""

@@ -1,0 +1,1 @@
+"""Checkpoints, fault tolerance, and what may change when a run continues."""

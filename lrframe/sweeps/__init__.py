@@ -1,0 +1,1 @@
+"""Sweeps: job records, the summary, threads per job."""

@@ -1,0 +1,264 @@
+"""Sweeps (``python train.py -m ...``): a record of every job, a summary at the end, threads per job.
+
+Every job of a multirun runs through ``run_job``. It records the job's outcome in
+``<job dir>/job.json`` (status ``running``, then ``completed`` or ``failed`` with a one-line error;
+``interrupted`` when SIGTERM/SIGINT stops the job, which stops the sweep) and does not let a
+failure end the sweep: the other jobs run and keep their results. (Hydra's
+sweepers re-raise a failed job's exception after its batch, and then skip ``on_multirun_end``;
+so a failed job is logged, recorded, and returns None: no metric, which Optuna records as a
+failed trial.) At the end, ``SweepSummary.on_multirun_end`` writes ``summary.csv``,
+``summary.md`` and ``summary.png`` in the sweep directory and exits with status 1 if any job
+failed.
+
+The summary lists every job directory of the sweep directory, as ``tensorboard --logdir`` on it
+shows every run. It is read from files (``job.json``, ``metrics.json``, TensorBoard events), so it
+needs neither torch nor Lightning in the launching process.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import logging
+import os
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from hydra.experimental.callback import Callback
+from omegaconf import DictConfig, OmegaConf
+
+from lrframe.config.errors import ConfigError, Interrupted, message_of
+from lrframe.tasks import METRICS_FILE, read_metrics
+
+log = logging.getLogger(__name__)
+
+JOB_FILE = "job.json"
+METRICS = ("val/acc", "val/loss", "val/acc_best", "epochs", "global_step", "wall_seconds")
+COLUMNS = ("job", "overrides", "status", *METRICS, "error", "directory")
+CURVES = ("val/acc", "val/loss", "lr")
+
+
+def job_threads(launcher: dict, cores: int) -> int | None:
+    """Torch threads for each job of a launcher that runs jobs in parallel, None for the others.
+
+    ``hydra/launcher=joblib`` runs ``n_jobs`` jobs at once (``-1``: one per core, ``-2``: all cores
+    but one, as joblib counts); each job gets ``cores // n_jobs`` threads, at least one, so the
+    jobs share the cores instead of oversubscribing them. One job at a time (the basic launcher),
+    or a job per cluster allocation (submitit), keeps torch's default: all the cores it can see.
+
+    >>> job_threads({"n_jobs": 2}, cores=8), job_threads({"n_jobs": -1}, cores=8), job_threads({}, cores=8)
+    (4, 1, None)
+    """
+    n_jobs = launcher.get("n_jobs")
+    if isinstance(n_jobs, bool) or not isinstance(n_jobs, int) or n_jobs == 0:
+        return None
+    parallel = n_jobs if n_jobs > 0 else cores + 1 + n_jobs
+    return max(cores // min(max(parallel, 1), cores), 1)
+
+
+def check_search_space(cfg: DictConfig) -> None:
+    """Raise ConfigError if a search (``hydra.sweeper.params``) samples a key the config lacks.
+
+    E.g. ``hparams_search=optuna_lr warmup=none``: the search sets ``warmup.epochs``, which
+    ``warmup=none`` does not have; Hydra would fail the first trial, and with it the search.
+    """
+    absent = object()
+    for key, space in (OmegaConf.select(cfg, "hydra.sweeper.params") or {}).items():
+        if not key.startswith("+") and OmegaConf.select(cfg, key, default=absent) is absent:
+            raise ConfigError(f"hydra.sweeper.params.{key}", space,
+                              "the search samples a key this config does not have; drop it from the search "
+                              "or pick config options that have it")
+
+
+def one_line(error: BaseException) -> str:
+    """An exception as one line: lrframe's own errors by their message, others with their type."""
+    own = message_of(error)
+    if own is not None:
+        return own
+    lines = str(error).strip().splitlines()
+    return f"{type(error).__name__}: {lines[-1].strip() if lines else ''}"
+
+
+def _write_record(run_dir: Path, record: dict) -> None:
+    run_dir.mkdir(parents=True, exist_ok=True)
+    (run_dir / JOB_FILE).write_text(json.dumps(record, indent=2) + "\n")
+
+
+def run_job(task: Callable[[], float | None]) -> float | None:
+    """Run one job of a multirun: limit its threads, record its outcome, return ``task()``'s value.
+
+    A failure is logged (with its traceback when it is not one of lrframe's own one-line errors)
+    and recorded in ``job.json``; the job then returns None.
+    """
+    from hydra.core.hydra_config import HydraConfig
+
+    hydra = HydraConfig.get()
+    run_dir = Path(hydra.runtime.output_dir)
+    cores = os.cpu_count() or 1
+    threads = job_threads(OmegaConf.to_container(hydra.launcher, resolve=True), cores)
+    if threads is not None:
+        import torch
+
+        torch.set_num_threads(threads)
+        log.info(f"job {hydra.job.num}: {threads} torch thread(s) of {cores} cores")
+    record = {"job": hydra.job.num, "overrides": list(hydra.overrides.task), "status": "running",
+              "error": None, "seconds": None}
+    _write_record(run_dir, record)
+    started = time.perf_counter()
+    value = None
+    try:
+        value = task()
+        record["status"] = "completed"
+    except Interrupted as error:  # SIGTERM/SIGINT: the checkpoint is saved; the whole sweep stops
+        record.update(status="interrupted", error=str(error), seconds=round(time.perf_counter() - started, 3))
+        _write_record(run_dir, record)
+        raise
+    except Exception as error:  # noqa: BLE001 - every failure is recorded; the sweep goes on
+        record.update(status="failed", error=one_line(error))
+        if message_of(error) is not None:
+            log.error(f"job {hydra.job.num} failed: {record['error']}")
+        else:
+            log.exception(f"job {hydra.job.num} failed: {record['error']}")
+    record["seconds"] = round(time.perf_counter() - started, 3)
+    _write_record(run_dir, record)
+    return value
+
+
+def read_jobs(sweep_dir: Path) -> list[dict]:
+    """One row per job directory of ``sweep_dir`` (see ``COLUMNS``), in job order.
+
+    A job still ``running`` when the sweep ended had its process killed: it is reported failed.
+    """
+    rows = []
+    for path in sweep_dir.glob(f"*/{JOB_FILE}"):
+        record, job_dir = json.loads(path.read_text()), path.parent
+        completed = record["status"] == "completed"  # preview and lr_find jobs write no metrics.json
+        metrics = read_metrics(job_dir) if completed and (job_dir / METRICS_FILE).is_file() else {}
+        error = record["error"] or ("" if completed else "the job ended without recording a result")
+        rows.append({"job": record["job"], "overrides": " ".join(record["overrides"]),
+                     "status": "completed" if completed else "failed",
+                     **{key: metrics.get(key) for key in METRICS},
+                     "wall_seconds": metrics.get("wall_seconds", record["seconds"]),
+                     "error": error, "directory": job_dir.name})
+    return sorted(rows, key=lambda row: row["job"])
+
+
+def labels(rows: list[dict]) -> dict[int, str]:
+    """``job: overrides`` naming each job by the overrides that differ between the jobs."""
+    tokens = {row["job"]: row["overrides"].split() for row in rows}
+    shared = set.intersection(*(set(t) for t in tokens.values())) if len(tokens) > 1 else set()
+    return {job: f"{job}: " + " ".join(t for t in words if t not in shared) for job, words in tokens.items()}
+
+
+def write_csv(path: Path, rows: list[dict]) -> None:
+    with path.open("w", newline="") as file:
+        writer = csv.DictWriter(file, fieldnames=COLUMNS)
+        writer.writeheader()
+        writer.writerows({key: "" if value is None else value for key, value in row.items()} for row in rows)
+
+
+def _cell(value, column: str) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return f"{value:.1f}" if column == "wall_seconds" else f"{value:.4f}"
+    return str(value).replace("|", "\\|")
+
+
+def write_markdown(path: Path, rows: list[dict], figure: str | None) -> None:
+    failed = sum(row["status"] != "completed" for row in rows)
+    lines = [f"# Sweep summary: {path.parent}", "",
+             f"{len(rows)} jobs: {len(rows) - failed} completed, {failed} failed."]
+    scored = [row for row in rows if row["val/acc"] is not None]
+    if scored:
+        best = max(scored, key=lambda row: row["val/acc"])
+        lines[-1] += f" Best final val/acc: {best['val/acc']:.4f} (job {best['job']}: {best['overrides']})."
+    columns = [column for column in COLUMNS if column != "directory"]
+    lines += ["", "| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+    lines += ["| " + " | ".join(_cell(row[column], column) for column in columns) + " |" for row in rows]
+    if figure:
+        lines += ["", f"![validation and lr curves of every job]({figure})"]
+    path.write_text("\n".join(lines) + "\n")
+
+
+def read_curves(job_dir: Path) -> tuple[dict[str, list[tuple[int, float]]], float | None]:
+    """The job's ``val/acc``, ``val/loss`` and ``lr`` series from its TensorBoard events, and its
+    steps per epoch (from its HParams session), read with TensorBoard's own reader."""
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+    from tensorboard.plugins.hparams import metadata
+
+    events_dir = job_dir / "tensorboard"
+    if not events_dir.is_dir():
+        return {}, None
+    logging.getLogger("tensorboard").setLevel(logging.WARNING)  # not its file-by-file notices
+    events = EventAccumulator(str(events_dir), size_guidance={"scalars": 0})
+    events.Reload()
+    curves = {}
+    for tag in events.Tags()["scalars"]:
+        curve = tag if tag in CURVES else "lr" if tag.startswith("lr/") else None
+        if curve and curve not in curves:  # several parameter groups: the first group's lr
+            curves[curve] = [(event.step, event.value) for event in events.Scalars(tag)]
+    try:
+        start = events.PluginTagToContent(metadata.PLUGIN_NAME).get(metadata.SESSION_START_INFO_TAG)
+    except KeyError:  # no HParams session: the run failed before it ended
+        start = None
+    hparams = metadata.parse_session_start_info_plugin_data(start).hparams if start else {}
+    per_epoch = hparams.get("resolved.steps_per_epoch")
+    return curves, per_epoch.number_value if per_epoch is not None else None
+
+
+def write_figure(path: Path, sweep_dir: Path, rows: list[dict]) -> bool:
+    """Validation accuracy, validation loss and lr of every job, overlaid; False if none logged any."""
+    from matplotlib.figure import Figure
+
+    runs = {row["job"]: read_curves(sweep_dir / row["directory"]) for row in rows}
+    if not any(curves for curves, _ in runs.values()):
+        return False
+    in_epochs = all(per_epoch for curves, per_epoch in runs.values() if curves)
+    figure = Figure(figsize=(16, 5), layout="constrained")
+    axes = figure.subplots(1, len(CURVES))
+    names = labels(rows)
+    for job, (curves, per_epoch) in runs.items():
+        scale = per_epoch if in_epochs else 1
+        for ax, tag in zip(axes, CURVES):
+            points = curves.get(tag, [])
+            failed = next(row for row in rows if row["job"] == job)["status"] != "completed"
+            ax.plot([step / scale for step, _ in points], [value for _, value in points],
+                    linestyle="--" if failed else "-", label=names[job] + (" (failed)" if failed else ""))
+    for ax, tag in zip(axes, CURVES):
+        ax.set_title(tag)
+        ax.set_xlabel("epoch" if in_epochs else "optimizer step")
+        ax.grid(alpha=0.3)
+    axes[-1].set_yscale("log")
+    axes[0].legend(fontsize="small")
+    figure.savefig(path, dpi=100)
+    return True
+
+
+def write_summary(sweep_dir: Path, rows: list[dict]) -> None:
+    """``summary.csv``, ``summary.png`` and ``summary.md`` in ``sweep_dir``."""
+    write_csv(sweep_dir / "summary.csv", rows)
+    figure = "summary.png" if write_figure(sweep_dir / "summary.png", sweep_dir, rows) else None
+    write_markdown(sweep_dir / "summary.md", rows, figure)
+
+
+class SweepSummary(Callback):
+    """Hydra callback (``hydra.callbacks`` in conf/train.yaml): the summary at the end of a multirun."""
+
+    def on_multirun_end(self, config: DictConfig, **kwargs) -> None:
+        from lrframe.config.errors import fail
+
+        sweep_dir = Path(config.hydra.sweep.dir)
+        rows = read_jobs(sweep_dir)
+        if not rows:
+            return
+        try:
+            write_summary(sweep_dir, rows)
+            log.info(f"sweep summary: {sweep_dir / 'summary.md'}")
+        except Exception:  # noqa: BLE001 - Hydra would turn it into a warning; the exit status must stay
+            log.exception("the sweep summary could not be written")
+        failed = [row["directory"] for row in rows if row["status"] != "completed"]
+        if failed:
+            named = ", ".join(failed[:3]) + (f" and {len(failed) - 3} more" if len(failed) > 3 else "")
+            fail(f"{len(failed)} of {len(rows)} jobs failed ({named}); see {sweep_dir / 'summary.md'}")

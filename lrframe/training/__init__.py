@@ -1,0 +1,1 @@
+"""The LightningModule, its callbacks, the progress line, and what a run writes."""

@@ -1,0 +1,164 @@
+"""What a run leaves behind when it ends: ``metrics.json`` and one TensorBoard HParams session.
+
+The session holds the run's hyper-parameters: the config flattened (``optimizer.lr``,
+``scheduler.T_max``), the command-line ``overrides`` that made the run, and what the config
+resolved to (``resolved.total_steps``, ``resolved.steps_per_epoch``, ``resolved.warmup_steps``,
+``resolved.scheduler.T_max``, ``resolved.global_batch``, ``resolved.lr``: the effective lr).
+Its metrics are scalar series, as TensorBoard's HParams tab reads them: the last value of each.
+``val/acc`` and ``val/loss`` are already logged after every validation, so their last values are the
+final ones; ``val/acc_best`` and ``wall_seconds`` are logged once, at the end.
+
+No experiment summary is written per run: TensorBoard then builds the HParams table from all the
+runs under ``--logdir``, so runs whose config groups differ (a step and a cosine schedule) compare
+side by side. No ``hp_metric`` is logged. A run that fails (e.g. diverges) ends its session with
+status failure and writes no ``metrics.json`` (under ``ddp_spawn`` a failed run has no session:
+Lightning handles the worker's exception in the launching process, which did not train).
+
+Everything here is written by the process that trains as global rank 0; under DDP that is also
+where the training state lives (with ``ddp_spawn`` the launching process gets none of it back, so
+``tasks.fit`` reads ``metrics.json`` rather than the Trainer).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import lightning.pytorch as pl
+
+from lrframe.config.validate import Plan
+from lrframe.config.errors import show
+from lrframe.tasks import METRICS_FILE
+
+HParam = bool | int | float | str
+
+
+def flatten(node: dict, prefix: str = "") -> dict[str, HParam]:
+    """Nested config -> ``{"a.b": value}``; lists and null written as on the command line.
+
+    >>> flatten({"optimizer": {"lr": 0.1, "betas": [0.9, 0.99]}, "resume": None})
+    {'optimizer.lr': 0.1, 'optimizer.betas': '[0.9,0.99]', 'resume': 'null'}
+    """
+    flat = {}
+    for key, value in node.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict):
+            flat.update(flatten(value, f"{name}."))
+        else:
+            flat[name] = value if isinstance(value, (bool, int, float, str)) else show(value)
+    return flat
+
+
+def command_line_overrides() -> list[str]:
+    """The overrides of the running Hydra job (``[]`` outside Hydra, e.g. in-process tests)."""
+    from hydra.core.hydra_config import HydraConfig
+
+    return list(HydraConfig.get().overrides.task) if HydraConfig.initialized() else []
+
+
+def hyperparameters(plan: Plan, overrides: list[str], lr: float) -> dict[str, HParam]:
+    """The run's hyper-parameters as the HParams tab shows them (see the module docstring).
+
+    ``lr`` is the base lr the run trains with (``optimizer.lr=auto``: the one found).
+    """
+    resolved = {
+        "total_steps": plan.clock.total_steps,
+        "steps_per_epoch": plan.clock.steps_per_epoch,
+        "global_batch": plan.global_batch,
+        "lr": lr,
+    }
+    if "_target_" not in plan.config["scheduler"]:  # a user's torch class resolves nothing of ours
+        schedule = plan.schedule(lr)
+        resolved |= {"warmup_steps": schedule.warmup_steps, "scheduler": schedule.arguments}
+    return {**flatten(plan.config), "overrides": " ".join(overrides), **flatten(resolved, "resolved.")}
+
+
+def session_summaries(hparams: dict[str, HParam], started: float, succeeded: bool) -> list:
+    """The HParams plugin's session start (the hyper-parameters) and end (the status) summaries."""
+    from tensorboard.compat.proto.summary_pb2 import Summary
+    from tensorboard.plugins.hparams import api_pb2, metadata, plugin_data_pb2, summary_v2
+
+    status = api_pb2.STATUS_SUCCESS if succeeded else api_pb2.STATUS_FAILURE
+    end = plugin_data_pb2.HParamsPluginData(
+        session_end_info=plugin_data_pb2.SessionEndInfo(status=status, end_time_secs=time.time()))
+    return [summary_v2.hparams_pb(hparams, start_time_secs=started),
+            Summary(value=[Summary.Value(tag=metadata.SESSION_END_INFO_TAG, tensor=metadata.NULL_TENSOR,
+                                         metadata=metadata.create_summary_metadata(end))])]
+
+
+class RunRecord(pl.Callback):
+    """Track the best ``val/acc``; when training ends, write ``metrics.json`` and the HParams session."""
+
+    def __init__(self, run_dir: Path, hparams: dict[str, HParam], extra_metrics: dict[str, Any]):
+        self.run_dir, self.hparams, self.extra_metrics = run_dir, hparams, extra_metrics
+        self.started = time.time()  # wall clock: the same on every process of the machine
+        self.best_val_acc: float | None = None
+        self.training_here = False  # False in a ddp_spawn launcher, whose workers train and record
+
+    def setup(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
+        from lightning.pytorch.loggers import TensorBoardLogger
+
+        from lrframe.tasks import quiet_libraries
+
+        quiet_libraries()  # again: a ddp_spawn worker is a fresh interpreter
+        self.training_here = True
+        for logger in trainer.loggers:
+            if isinstance(logger, TensorBoardLogger):
+                # Only hparams.yaml: without metrics Lightning writes nothing to the event files
+                # (the session is written at the end, with the metrics).
+                logger.log_hyperparams(self.hparams)
+
+    def on_validation_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        acc = pl_module.last_metrics.get("val/acc")
+        if acc is not None and not trainer.sanity_checking:
+            best = self.best_val_acc
+            self.best_val_acc = float(acc) if best is None else max(best, float(acc))
+
+    def final_metrics(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> dict[str, Any]:
+        newest = pl_module.last_metrics  # checkpointed: a resumed run that trains no further has them too
+        return {
+            "val/acc": newest.get("val/acc"),
+            "val/loss": newest.get("val/loss"),
+            "val/acc_best": self.best_val_acc,
+            "train/loss": newest.get("train/loss"),
+            "global_step": trainer.global_step,
+            "epochs": trainer.current_epoch,
+            "wall_seconds": round(time.time() - self.started, 3),
+            **self.extra_metrics,
+        }
+
+    def on_fit_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        # on_fit_end, not on_train_end: Lightning skips the training loop (and on_train_end) when a
+        # resumed run had already finished, and that run must still report its metrics
+        if not trainer.is_global_zero:
+            return
+        metrics = self.final_metrics(trainer, pl_module)
+        (self.run_dir / METRICS_FILE).write_text(json.dumps(metrics, indent=2) + "\n")
+        self._log_session(trainer, metrics, succeeded=True)
+
+    def on_exception(self, trainer: pl.Trainer, pl_module: pl.LightningModule,
+                     exception: BaseException) -> None:
+        if trainer.is_global_zero and self.training_here:
+            self._log_session(trainer, self.final_metrics(trainer, pl_module), succeeded=False)
+
+    def _log_session(self, trainer: pl.Trainer, metrics: dict[str, Any], succeeded: bool) -> None:
+        """One session: its hyper-parameters, the end-of-run scalars, its status."""
+        from lightning.pytorch.loggers import TensorBoardLogger
+
+        for logger in trainer.loggers:
+            if isinstance(logger, TensorBoardLogger):
+                once = ("val/acc_best", "wall_seconds")
+                logger.log_metrics({key: metrics[key] for key in once if metrics[key] is not None},
+                                   step=trainer.global_step)
+                writer = logger.experiment._get_file_writer()  # as Lightning's own log_hyperparams does
+                for summary in session_summaries(self.hparams, self.started, succeeded):
+                    writer.add_summary(summary)
+                logger.experiment.flush()
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"best_val_acc": self.best_val_acc}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        self.best_val_acc = state_dict["best_val_acc"]
