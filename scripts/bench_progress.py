@@ -45,14 +45,14 @@ def fit(progress: bool, epochs: int) -> tuple[float, int, int]:
 
 def line_costs(calls: int = 100_000, draws: int = 2_000) -> tuple[float, float]:
     """Microseconds of the per-step hook between redraws, and of one redraw, on a trained Trainer."""
-    from lrframe.training.module import TrainingModule
-    from lrframe.tasks.fit import loaders, trainer
+    from lrframe.tasks.fit import trainer
+    from lrframe.training.pieces import build
 
     plan = make_plan("trainer.enable_progress_bar=true", "trainer.max_epochs=2", "logger=none")
     with tempfile.TemporaryDirectory() as run_dir, contextlib.redirect_stderr(io.StringIO()), \
             contextlib.redirect_stdout(io.StringIO()):
-        train, val, features, classes = loaders(plan)
-        module = TrainingModule(plan, features, classes)
+        pieces = build(plan, plan.lr)
+        train, val, module = pieces.data.train, pieces.data.val, pieces.module
         fitted = trainer(plan, Path(run_dir))
         fitted.fit(module, train, val)
         bar = fitted.progress_bar_callback

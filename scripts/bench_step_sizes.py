@@ -46,13 +46,14 @@ def one_event_ms(scratch: Path, repeats: int = 200) -> float:
     from lightning.pytorch.loggers import TensorBoardLogger
 
     from lrframe.training.callbacks import StepLogger
-    from lrframe.data.batches import loaders
-    from lrframe.models.mlp import build_model
+    from lrframe.data.build import build_data
+    from lrframe.models.build import build_model
     from lrframe.optim.optimizer import build_optimizer
 
     plan = validate(compose_config(["optimizer=adam"], REPO / "conf"))
-    train, _, features, classes = loaders(plan)
-    model = build_model(plan, features, classes)
+    data = build_data(plan)[0]
+    train = data.train
+    model = build_model(plan.config, data)
     optimizer = build_optimizer(model, plan.config["optimizer"], plan.lr)
     for x, y in train:
         optimizer.zero_grad()

@@ -24,10 +24,10 @@ from matplotlib.ticker import MaxNLocator
 
 from experiment_runs import Run, arguments, runs_of
 from lrframe.config.validate import validate
-from lrframe.data.batches import loaders
+from lrframe.data.build import build_data
 from lrframe.models.init import activation_variances
 from lrframe.lr_find.loop import seed_everything
-from lrframe.models.mlp import build_model
+from lrframe.models.build import build_model
 
 #: init -> (color, line style, label)
 STYLE = {"zeros": ("tab:gray", "--", "zeros"), "normal": ("tab:red", "-", "normal, std 0.01"),
@@ -40,8 +40,9 @@ def layer_variances(run: Run) -> list[float]:
     """The run's model at initialization: the variance of each Linear layer's output on 512 digits."""
     plan = validate({**run.config, "data": {**run.config["data"], "batch_size": 512}})
     seed_everything(plan.config["seed"])  # as task=fit does before it builds loaders and model
-    train, _, num_features, num_classes = loaders(plan)
-    model = build_model(plan, num_features, num_classes)
+    data = build_data(plan)[0]
+    train = data.train
+    model = build_model(plan.config, data)
     return activation_variances(model, next(iter(train))[0])
 
 

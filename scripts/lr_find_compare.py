@@ -94,13 +94,14 @@ def fresh(plan):
     """The model, optimizer and training batches task=fit would start from."""
     import torch
 
-    from lrframe.data.batches import loaders
-    from lrframe.models.mlp import build_model
+    from lrframe.data.build import build_data
+    from lrframe.models.build import build_model
     from lrframe.optim.optimizer import build_optimizer
 
     torch.manual_seed(plan.config["seed"])
-    train, _, features, classes = loaders(plan)
-    model = build_model(plan, features, classes)
+    data = build_data(plan)[0]
+    train = data.train
+    model = build_model(plan.config, data)
     return model, build_optimizer(model, plan.config["optimizer"], plan.range_test[1]["start_lr"]), train
 
 
@@ -136,16 +137,16 @@ def lightning_test(plan):
     import lightning.pytorch as pl
     from lightning.pytorch.tuner import Tuner
 
-    from lrframe.data.batches import loaders
-    from lrframe.training.module import TrainingModule
+    from lrframe.data.build import build_data
+    from lrframe.training.pieces import build
     from lrframe.tasks import quiet_libraries
 
     quiet_libraries()
     warnings.filterwarnings("ignore", message=".*no `val_dataloader`")
     settings = plan.range_test[1]
     pl.seed_everything(plan.config["seed"], verbose=False)
-    train, _, features, classes = loaders(plan)
-    module = TrainingModule(plan, features, classes, lr=settings["start_lr"])
+    pieces = build(plan, settings["start_lr"])
+    train, module = pieces.data.train, pieces.module
     with tempfile.TemporaryDirectory() as root:
         trainer = pl.Trainer(max_epochs=1000, logger=False, enable_checkpointing=False, enable_progress_bar=False,
                              enable_model_summary=False, default_root_dir=root, accelerator="cpu")

@@ -47,7 +47,8 @@ def is_multirun() -> bool:
 def run(cfg: DictConfig) -> float | None:
     """The Hydra task function: validate, then run the task in Hydra's output directory.
 
-    Returns the final validation accuracy (the metric a sweeper optimizes). In a multirun every
+    Returns the final value of the monitored metric (val/acc for class labels, val/loss for real
+    targets), the metric a sweeper optimizes. In a multirun every
     job goes through ``sweep.run_job``: a failed job is recorded and the sweep goes on. A bad config
     or checkpoint, or a diverged run, exits with 1; a run stopped by SIGTERM/SIGINT exits with
     128 + the signal number after saving its checkpoint (a sweep stops too: the machine is being
@@ -75,4 +76,4 @@ def _run_task(cfg: DictConfig) -> float | None:
     from lrframe.tasks import run_task
 
     metrics = run_task(validate(cfg), Path(HydraConfig.get().runtime.output_dir))
-    return metrics.get("val/acc")
+    return metrics.get(metrics.get("monitor", "val/acc"))  # the sweep's objective

@@ -1,9 +1,14 @@
 """Validation of the composed config, before torch or Lightning is imported.
 
-``validate(cfg)`` checks every group against the schema below and returns a ``Plan``: the config
-as plain Python containers plus what the run is made of once durations are resolved (data sizes,
-the clock of optimizer steps, the effective learning rate). Every problem is a ``ConfigError``
-whose message is one line naming the key, the value and what is allowed.
+``validate(cfg)`` checks every group (each built-in's own check from ``lrframe.config.groups``,
+or a ``_target_``'s import and signature, ``lrframe.config.targets``) and returns a ``Plan``: the
+config as plain Python containers plus what the run is made of once durations are resolved (data
+sizes, the clock of optimizer steps, the effective learning rate). Every problem is a
+``ConfigError`` whose message is one line naming the key, the value and what is allowed.
+
+Built-in data has a known size, so its plan is complete here. A user's data (``data._target_``) is
+sized by its real loaders: ``Plan.with_data`` completes the plan once they exist, with the same
+checks, still before any training.
 
 Defaults live in the YAML files under ``conf/``; this module only says what is allowed.
 """
@@ -11,66 +16,32 @@ Defaults live in the YAML files under ``conf/``; this module only says what is a
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from lrframe.data import datasets
+from lrframe.config import groups
 from lrframe.config.errors import ConfigError, boolean, choice, integer, known_keys, number, show
-from lrframe.config.patterns import assign as assign_patterns
+from lrframe.config.registry import builtin, is_target
+from lrframe.config.targets import check_target
+from lrframe.data.datasets import split_sizes
 from lrframe.lr_find.range_test import MIN_STEPS, RAMPS, SUGGESTIONS
 from lrframe.schedules import RunSchedule, run_schedule
 from lrframe.schedules.clock import Clock, steps_per_epoch
-from lrframe.schedules.target import check_target
+from lrframe.schedules.target import check_target as check_scheduler_target
 
-GROUPS = ("data", "model", "init", "optimizer", "scheduler", "warmup", "trainer", "logger", "checkpoint",
-          "task")
+GROUPS = ("data", "model", "init", "optimizer", "scheduler", "warmup", "loss", "metrics", "module", "trainer",
+          "logger", "checkpoint", "task")
 TOP_LEVEL = (*GROUPS, "seed", "resume", "resume_allow_changes")
+#: groups that take a built-in name or a _target_ through the registry (scheduler: its catalogue)
+REGISTERED = ("data", "model", "init", "optimizer", "loss", "metrics", "module")
 
-DATASETS = {"digits": (), "npz": ("path",)}
-DATA_KEYS = ("name", "batch_size", "val_batch_size", "val_fraction", "split_seed", "shuffle", "drop_last")
-
-#: activation name -> torch.nn class name
-ACTIVATIONS = {"relu": "ReLU", "leaky_relu": "LeakyReLU", "tanh": "Tanh", "sigmoid": "Sigmoid",
-               "gelu": "GELU", "silu": "SiLU"}
-
-
-def mlp_layer_names(hidden: list[int]) -> list[str]:
-    """The Linear layers of model=mlp: ``hidden1`` ... ``hiddenN``, then ``head`` (the classifier).
-
-    Their parameters are ``NAME.weight`` and ``NAME.bias``; activations are ``act1`` ... ``actN``.
-    """
-    return [f"hidden{i}" for i in range(1, len(hidden) + 1)] + ["head"]
-
-
-#: initialization scheme -> the options it takes (see lrframe.models.init)
-INIT_SCHEMES = {
-    "default": (),
-    "xavier_uniform": ("gain",),
-    "xavier_normal": ("gain",),
-    "kaiming_uniform": ("mode", "nonlinearity"),
-    "kaiming_normal": ("mode", "nonlinearity"),
-    "normal": ("mean", "std"),
-    "uniform": ("a", "b"),
-    "zeros": (),
-}
-INIT_NONLINEARITIES = ("relu", "leaky_relu", "tanh", "sigmoid", "linear", "selu")
-
-#: optimizer name -> (torch.optim class name, its arguments that configs may set)
-OPTIMIZERS = {
-    "sgd": ("SGD", ("lr", "momentum", "dampening", "weight_decay", "nesterov")),
-    "adam": ("Adam", ("lr", "betas", "eps", "weight_decay", "amsgrad")),
-    "adamw": ("AdamW", ("lr", "betas", "eps", "weight_decay", "amsgrad")),
-    "adagrad": ("Adagrad", ("lr", "lr_decay", "weight_decay", "initial_accumulator_value", "eps")),
-    "rmsprop": ("RMSprop", ("lr", "alpha", "eps", "weight_decay", "momentum", "centered")),
-}
-OPTIMIZER_KEYS = ("name", "lr_scaling", "base_batch_size", "no_decay_bias_and_norm", "lr_multipliers")
 LR_SCALING = {"none": lambda ratio: 1.0, "linear": lambda ratio: ratio, "sqrt": math.sqrt}
 
 #: Trainer arguments a config may set. lrframe sets logger, callbacks and checkpointing itself
 #: (the `logger` and `checkpoint` groups), and plans the schedule on max_epochs/max_steps, so
 #: arguments that change the number of training steps some other way are not offered.
-TRAINER_ARGS = ("accelerator", "strategy", "devices", "precision", "max_epochs", "max_steps",
+TRAINER_ARGS = ("accelerator", "strategy", "devices", "num_nodes", "precision", "max_epochs", "max_steps",
                 "accumulate_grad_batches", "log_every_n_steps", "gradient_clip_val",
                 "gradient_clip_algorithm", "check_val_every_n_epoch", "num_sanity_val_steps",
                 "limit_val_batches", "deterministic", "benchmark", "inference_mode", "detect_anomaly",
@@ -89,14 +60,19 @@ RANGE_TEST_ACCELERATORS = ("auto", "cpu", "gpu", "cuda", "mps")
 
 @dataclass(frozen=True)
 class Plan:
-    """A validated run: the config as plain containers and the numbers derived from it."""
+    """A validated run: the config as plain containers and the numbers derived from it.
+
+    ``clock`` is None until the training data's size is known (``with_data``): at once for
+    built-in data, when its loaders are built for a user's.
+    """
 
     config: dict
-    train_size: int
-    val_size: int
-    global_batch: int
-    clock: Clock
-    lr_scale: float
+    devices: int  # processes that train: trainer.devices x trainer.num_nodes
+    train_size: int | None = None
+    val_size: int | None = None
+    global_batch: int | None = None
+    clock: Clock | None = None
+    lr_scale: float = 1.0
 
     @property
     def lr(self) -> float | None:
@@ -119,6 +95,58 @@ class Plan:
         """The run's schedule, for a base lr of ``lr`` (the effective lr by default)."""
         return run_schedule(self.config["scheduler"], self.config["warmup"], self.clock, lr or self.lr)
 
+    def with_data(self, *, train_size: int, val_size: int, batch_size: int, drop_last: bool,
+                  batches_per_epoch: int | None = None) -> Plan:
+        """The plan completed with the training data: the clock, the global batch, the lr scaling.
+
+        ``batches_per_epoch`` (a loader lrframe does not own: its own length per process) replaces
+        the count from ``train_size``, ``batch_size`` and ``drop_last``. Raises ConfigError (one line)
+        where the schedule or the range test does not fit the run.
+        """
+        cfg = self.config
+        trainer = cfg["trainer"]
+        accumulate = trainer.get("accumulate_grad_batches", 1)
+        if batches_per_epoch is not None:
+            per_epoch = math.ceil(batches_per_epoch / accumulate)
+        else:
+            per_epoch = steps_per_epoch(train_size=train_size, batch_size=batch_size, drop_last=drop_last,
+                                        accumulate=accumulate, devices=self.devices)
+        if per_epoch == 0:
+            raise ConfigError("data.batch_size", batch_size,
+                              f"larger than the training set ({train_size} samples) with data.drop_last=true")
+        max_epochs, max_steps = trainer.get("max_epochs"), trainer.get("max_steps", -1)
+        limits = ([max_epochs * per_epoch] if max_epochs else []) + ([max_steps] if max_steps > 0 else [])
+        global_batch = batch_size * accumulate * self.devices
+        optimizer = cfg["optimizer"]
+        lr_scale = LR_SCALING[optimizer["lr_scaling"]](global_batch / optimizer["base_batch_size"])
+        # Lightning stops at whichever limit comes first
+        plan = replace(self, train_size=train_size, val_size=val_size, global_batch=global_batch,
+                       clock=Clock(per_epoch, min(limits)), lr_scale=lr_scale)
+        plan._check_clocked()
+        return plan
+
+    def _check_clocked(self) -> None:
+        """The checks that need the clock: the range test's length, the schedule's arguments."""
+        cfg, task = self.config, self.config["task"]["name"]
+        if task == "preview" and self.lr is None:
+            raise ConfigError("optimizer.lr", "auto", "task=preview needs a number: find one with task=lr_find")
+        if task == "lr_find" or "lr_find" in TASKS[task]:  # the task runs, or may run, the LR range test
+            key, settings = self.range_test
+            _check_range_test(settings, key, self.clock.steps_per_epoch)
+        if task == "lr_find" or self.lr is None:
+            _check_range_test_trainer(cfg["trainer"])
+        if is_target(cfg["scheduler"]):
+            return
+        # builds (and so checks) the scheduler and warmup nodes; for optimizer.lr=auto against the test's
+        # end_lr, which the lr it finds is below (checked again once it is found)
+        schedule = check_schedule(self, self.lr or self.range_test[1]["end_lr"],
+                                  None if self.lr else f"optimizer.lr=auto finds an lr below {self.range_test[0]}.end_lr")
+        optimizer = cfg["optimizer"]
+        if (schedule.schedules_momentum and not is_target(optimizer)
+                and not {"momentum", "betas"} & set(groups.OPTIMIZERS[optimizer["name"]][1])):
+            raise ConfigError("scheduler.cycle_momentum", True,
+                              f"optimizer={optimizer['name']} has no momentum to cycle; expected false")
+
 
 def _node(cfg: dict, key: str) -> dict:
     node = cfg.get(key)
@@ -127,97 +155,37 @@ def _node(cfg: dict, key: str) -> dict:
     return node
 
 
-def _check_data(node: dict) -> tuple[int, int]:
-    name = choice("data.name", node.get("name"), DATASETS)
-    known_keys(node, (*DATA_KEYS, *DATASETS[name]), f"data={name}", "data")
+def _check_data_keys(node: dict) -> None:
     integer("data.batch_size", node.get("batch_size"), ge=1)
     integer("data.val_batch_size", node.get("val_batch_size"), ge=1)
     number("data.val_fraction", node.get("val_fraction"), gt=0, lt=1)
     integer("data.split_seed", node.get("split_seed"), ge=0)
     boolean("data.shuffle", node.get("shuffle"))
     boolean("data.drop_last", node.get("drop_last"))
-    train, val = datasets.split_sizes(datasets.dataset_length(node), node["val_fraction"])
-    if train < 1 or val < 1:
-        raise ConfigError("data.val_fraction", node["val_fraction"],
-                          f"leaves no training or no validation samples out of {train + val}")
-    return train, val
 
 
-def _check_model(node: dict) -> None:
-    choice("model.name", node.get("name"), ("mlp",))
-    known_keys(node, ("name", "hidden", "activation"), "model=mlp", "model")
-    hidden = node.get("hidden")
-    if not isinstance(hidden, list):
-        raise ConfigError("model.hidden", hidden, "expected a list of layer widths, e.g. [256,256]")
-    for width in hidden:
-        integer("model.hidden", width, ge=1)
-    choice("model.activation", node.get("activation"), ACTIVATIONS)
+def _check_group(group: str, node: dict) -> Any:
+    """A registered group's node: its built-in's check, or its target's import and signature."""
+    if not is_target(node):
+        return builtin(group, node).check(node)
+    if group == "data":
+        return check_target("data", node, shared_keys=groups.DATA_KEYS)
+    if group == "model":
+        return check_target("model", node, provided=groups.MODEL_CONTEXT)
+    if group == "init":  # called on each weight: fn(weight, **arguments)
+        check_target("init", node, own_keys=groups.INIT_KEYS, provided=("tensor",))
+        return choice("init.bias", node.get("bias"), ("zeros", "default"))
+    if group == "optimizer":
+        groups.check_optimizer_keys(node)
+        return check_target("optimizer", node, own_keys=(*groups.OPTIMIZER_KEYS, "lr"), provided=("params", "lr"))
+    if group == "module":
+        cls = check_target("module", node, provided=groups.MODULE_CONTEXT)
+        return groups.check_user_module(cls, node["_target_"])
+    return check_target(group, node)  # loss, metrics: called as they are
 
 
-def _check_init(node: dict) -> None:
-    name = choice("init.name", node.get("name"), INIT_SCHEMES)
-    known_keys(node, ("name", "bias", *INIT_SCHEMES[name]), f"init={name}", "init")
-    choice("init.bias", node.get("bias"), ("zeros", "default"))
-    if "gain" in node:
-        number("init.gain", node["gain"], gt=0)
-    if "mode" in node:
-        choice("init.mode", node["mode"], ("fan_in", "fan_out"))
-    if node.get("nonlinearity") is not None:
-        choice("init.nonlinearity", node["nonlinearity"], INIT_NONLINEARITIES)
-    if "std" in node:
-        number("init.mean", node.get("mean"))
-        number("init.std", node["std"], gt=0)
-    if "a" in node:
-        low = number("init.a", node["a"])
-        number("init.b", node.get("b"), gt=low)
-
-
-def _check_optimizer(node: dict, parameter_names: list[str]) -> None:
-    name = choice("optimizer.name", node.get("name"), OPTIMIZERS)
-    known_keys(node, (*OPTIMIZER_KEYS, *OPTIMIZERS[name][1]), f"optimizer={name}", "optimizer")
-    for key in OPTIMIZERS[name][1]:
-        if key not in node:
-            raise ConfigError(f"optimizer.{key}", None, f"missing; optimizer={name} needs it")
-    if node["lr"] != "auto":
-        try:
-            number("optimizer.lr", node["lr"], gt=0)
-        except ConfigError:
-            raise ConfigError("optimizer.lr", node["lr"], "expected a number > 0, or auto (an LR range test "
-                                                          "finds it)") from None
-    choice("optimizer.lr_scaling", node.get("lr_scaling"), LR_SCALING)
-    integer("optimizer.base_batch_size", node.get("base_batch_size"), ge=1)
-    boolean("optimizer.no_decay_bias_and_norm", node.get("no_decay_bias_and_norm"))
-    assign_patterns(parameter_names, node.get("lr_multipliers"))
-    checks = {
-        "momentum": lambda k, v: number(k, v, ge=0, lt=1),
-        "dampening": lambda k, v: number(k, v, ge=0, le=1),
-        "weight_decay": lambda k, v: number(k, v, ge=0),
-        "eps": lambda k, v: number(k, v, gt=0),
-        "alpha": lambda k, v: number(k, v, ge=0, lt=1),
-        "lr_decay": lambda k, v: number(k, v, ge=0),
-        "initial_accumulator_value": lambda k, v: number(k, v, ge=0),
-        "nesterov": boolean, "amsgrad": boolean, "centered": boolean,
-        "betas": _check_betas,
-    }
-    for key in OPTIMIZERS[name][1]:
-        if key in checks:
-            checks[key](f"optimizer.{key}", node[key])
-    if node.get("nesterov") and (node["momentum"] <= 0 or node["dampening"] != 0):
-        raise ConfigError("optimizer.nesterov", True, "needs optimizer.momentum > 0 and optimizer.dampening=0")
-
-
-def _check_betas(key: str, value: Any) -> None:
-    expected = "expected two numbers [beta1,beta2], each >= 0 and < 1"
-    if not isinstance(value, (list, tuple)) or len(value) != 2:
-        raise ConfigError(key, value, expected)
-    try:
-        for beta in value:
-            number(key, beta, ge=0, lt=1)
-    except ConfigError:
-        raise ConfigError(key, value, expected) from None
-
-
-def _check_trainer(node: dict) -> tuple[int | None, int, int, int]:
+def _check_trainer(node: dict) -> int:
+    """The trainer node; returns the number of processes that train (devices x nodes)."""
     known_keys(node, TRAINER_ARGS, "trainer (lrframe sets logger, callbacks and checkpointing itself)",
                "trainer")
     max_epochs = node.get("max_epochs")
@@ -228,7 +196,7 @@ def _check_trainer(node: dict) -> tuple[int | None, int, int, int]:
         integer("trainer.max_steps", max_steps, ge=1)
     if max_epochs is None and max_steps == -1:
         raise ConfigError("trainer.max_epochs", None, "set trainer.max_epochs or trainer.max_steps")
-    accumulate = integer("trainer.accumulate_grad_batches", node.get("accumulate_grad_batches", 1), ge=1)
+    integer("trainer.accumulate_grad_batches", node.get("accumulate_grad_batches", 1), ge=1)
     integer("trainer.log_every_n_steps", node.get("log_every_n_steps"), ge=1)
     integer("trainer.check_val_every_n_epoch", node.get("check_val_every_n_epoch", 1), ge=1)
     if node.get("gradient_clip_val") is not None:
@@ -236,10 +204,26 @@ def _check_trainer(node: dict) -> tuple[int | None, int, int, int]:
     progress = node.get("enable_progress_bar")
     if progress is not True and progress is not False and progress != "auto":
         raise ConfigError("trainer.enable_progress_bar", progress, "expected true, false or auto")
-    devices = node.get("devices", 1)
-    if devices != "auto":
-        integer("trainer.devices", devices, ge=1)
-    return max_epochs, max_steps, accumulate, 1 if devices == "auto" else devices
+    nodes = integer("trainer.num_nodes", node.get("num_nodes", 1), ge=1)
+    return device_count(node) * nodes
+
+
+def device_count(node: dict) -> int:
+    """How many devices ``trainer.devices`` means, as Lightning counts them: a number, a list of
+    device indices, or ``auto`` (-1 too): every GPU of the accelerator, one process on the CPU."""
+    devices, accelerator = node.get("devices", 1), node.get("accelerator", "auto")
+    if isinstance(devices, list) and devices and all(isinstance(d, int) and not isinstance(d, bool)
+                                                     for d in devices):
+        return len(devices)
+    if devices not in ("auto", -1):
+        return integer("trainer.devices", devices, ge=1)
+    if accelerator == "cpu":
+        return 1
+    import torch  # only here: how many GPUs this machine has
+
+    if accelerator in ("auto", "gpu", "cuda") and torch.cuda.is_available():
+        return torch.cuda.device_count()
+    return 1
 
 
 def _check_range_test(node: Any, key: str, steps_per_epoch: int) -> None:
@@ -307,12 +291,17 @@ def validate(cfg: Any) -> Plan:
     integer("seed", cfg.get("seed"), ge=0)
     _check_resume(cfg.get("resume"))
     boolean("resume_allow_changes", cfg.get("resume_allow_changes"))
-    train_size, val_size = _check_data(cfg["data"])
-    _check_model(cfg["model"])
-    _check_init(cfg["init"])
-    layers = mlp_layer_names(cfg["model"]["hidden"])
-    _check_optimizer(cfg["optimizer"], [f"{layer}.{p}" for layer in layers for p in ("weight", "bias")])
-    max_epochs, max_steps, accumulate, devices = _check_trainer(cfg["trainer"])
+    _check_data_keys(cfg["data"])
+    checked = {group: _check_group(group, cfg[group]) for group in REGISTERED}
+    if not is_target(cfg["model"]) and not is_target(cfg["optimizer"]):
+        from lrframe.config.patterns import assign
+
+        assign(checked["model"], cfg["optimizer"].get("lr_multipliers"))  # the MLP's parameter names
+    else:  # a user's model: the names are checked when it is built
+        from lrframe.config.patterns import check_multipliers
+
+        check_multipliers(cfg["optimizer"].get("lr_multipliers"))
+    devices = _check_trainer(cfg["trainer"])
     choice("logger.name", cfg["logger"].get("name"), LOGGERS)
     known_keys(cfg["logger"], LOGGER_KEYS, "logger", "logger")
     integer("logger.step_sizes_every_n_steps", cfg["logger"].get("step_sizes_every_n_steps"), ge=0)
@@ -320,37 +309,19 @@ def validate(cfg: Any) -> Plan:
     integer("checkpoint.every_n_steps", cfg["checkpoint"].get("every_n_steps"), ge=0)
     task = choice("task.name", cfg["task"].get("name"), TASKS)
     known_keys(cfg["task"], ("name", *TASKS[task]), f"task={task}", "task")
+    if is_target(cfg["scheduler"]):
+        check_scheduler_target(cfg["scheduler"], cfg["warmup"], task)
 
-    batch = cfg["data"]["batch_size"]
-    per_epoch = steps_per_epoch(train_size=train_size, batch_size=batch, drop_last=cfg["data"]["drop_last"],
-                                accumulate=accumulate, devices=devices)
-    if per_epoch == 0:
-        raise ConfigError("data.batch_size", batch,
-                          f"larger than the training set ({train_size} samples) with data.drop_last=true")
-    limits = ([max_epochs * per_epoch] if max_epochs else []) + ([max_steps] if max_steps > 0 else [])
-    total = min(limits)  # Lightning stops at whichever limit comes first
-    global_batch = batch * accumulate * devices
-    optimizer = cfg["optimizer"]
-    lr_scale = LR_SCALING[optimizer["lr_scaling"]](global_batch / optimizer["base_batch_size"])
-    plan = Plan(cfg, train_size, val_size, global_batch, Clock(per_epoch, total), lr_scale)
-    if task == "preview" and plan.lr is None:
-        raise ConfigError("optimizer.lr", "auto", "task=preview needs a number: find one with task=lr_find")
-    if task == "lr_find" or "lr_find" in TASKS[task]:  # the task runs, or may run, the LR range test
-        key, settings = plan.range_test
-        _check_range_test(settings, key, per_epoch)
-    if task == "lr_find" or plan.lr is None:
-        _check_range_test_trainer(cfg["trainer"])
-    if "_target_" in cfg["scheduler"]:
-        check_target(cfg["scheduler"], cfg["warmup"], task)
-        return plan
-    # builds (and so checks) the scheduler and warmup nodes; for optimizer.lr=auto against the test's
-    # end_lr, which the lr it finds is below (checked again once it is found)
-    schedule = check_schedule(plan, plan.lr or settings["end_lr"],
-                              None if plan.lr else f"optimizer.lr=auto finds an lr below {key}.end_lr")
-    if schedule.schedules_momentum and not {"momentum", "betas"} & set(OPTIMIZERS[optimizer["name"]][1]):
-        raise ConfigError("scheduler.cycle_momentum", True,
-                          f"optimizer={optimizer['name']} has no momentum to cycle; expected false")
-    return plan
+    plan = Plan(cfg, devices)
+    if is_target(cfg["data"]):
+        return plan  # sized by its loaders: Plan.with_data
+    data = cfg["data"]
+    train, val = split_sizes(checked["data"], data["val_fraction"])
+    if train < 1 or val < 1:
+        raise ConfigError("data.val_fraction", data["val_fraction"],
+                          f"leaves no training or no validation samples out of {train + val}")
+    return plan.with_data(train_size=train, val_size=val, batch_size=data["batch_size"],
+                          drop_last=data["drop_last"])
 
 
 def check_schedule(plan: Plan, lr: float, lr_source: str | None = None) -> RunSchedule:

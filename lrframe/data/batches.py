@@ -1,9 +1,9 @@
-"""Mini-batches of in-memory tensors, by slicing, resumable mid-epoch.
+"""Mini-batches whose order lrframe owns, resumable mid-epoch: of in-memory tensors, or of any dataset.
 
-Per-sample DataLoader collation costs ~24x more than slicing here; a batch is a view of the
-epoch's shuffled copy of the data. The order of epoch ``e`` depends only on ``(seed, e)``, so a
-resumed run sees exactly the batches the uninterrupted run would have. ``loaders(plan)`` gives a
-run's training and validation batches (every task uses it, none imports Lightning for it).
+Per-sample DataLoader collation costs ~24x more than slicing here, so built-in data is batched by
+slicing: a batch is a view of the epoch's shuffled copy of the data. A user's map-style dataset is
+batched by a DataLoader over the same order. The order of epoch ``e`` depends only on
+``(seed, e)``, so a resumed run sees exactly the batches the uninterrupted run would have.
 """
 
 from __future__ import annotations
@@ -14,8 +14,6 @@ from collections.abc import Iterator
 import numpy as np
 import torch
 
-from lrframe.config.validate import Plan
-from lrframe.data.datasets import load_split
 
 
 def _distributed() -> tuple[int, int]:
@@ -56,15 +54,20 @@ class EpochOrder:
         return padded[rank::world]
 
 
-class Batches:
-    """Iterable of ``(x, y)`` mini-batches; ``state_dict`` records the position within the epoch."""
+class ResumableBatches:
+    """Mini-batches in the order ``sampler`` gives each epoch; ``state_dict`` records the position
+    within the epoch, and a loaded state continues from that batch.
+
+    Lightning saves and restores the state of a training loader that has ``state_dict`` and
+    ``load_state_dict`` (as torchdata's StatefulDataLoader does), and calls ``sampler.set_epoch``
+    at the start of every epoch. Subclasses say how batch ``b`` of ``index`` is made.
+    """
 
     batch_sampler = None  # Lightning inspects a loader's sampler attributes as DataLoader has them
 
-    def __init__(self, x: torch.Tensor, y: torch.Tensor, *, batch_size: int, seed: int = 0,
-                 shuffle: bool = False, drop_last: bool = False):
-        self.x, self.y, self.batch_size, self.drop_last = x, y, batch_size, drop_last
-        self.sampler = EpochOrder(len(x), seed=seed, shuffle=shuffle, drop_last=drop_last)
+    def __init__(self, length: int, *, batch_size: int, seed: int, shuffle: bool, drop_last: bool):
+        self.batch_size, self.drop_last = batch_size, drop_last
+        self.sampler = EpochOrder(length, seed=seed, shuffle=shuffle, drop_last=drop_last)
         self._position = 0
         self._resume: dict | None = None
 
@@ -72,17 +75,17 @@ class Batches:
         shard = self.sampler.shard_length()
         return shard // self.batch_size if self.drop_last else math.ceil(shard / self.batch_size)
 
-    def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    def __iter__(self) -> Iterator:
         start = 0
         if self._resume is not None and self._resume["epoch"] == self.sampler.epoch:
             start = self._resume["position"]
         self._resume = None
-        index = self.sampler.indices()
-        x, y = self.x[index], self.y[index]
-        for batch in range(start, len(self)):
-            self._position = batch + 1  # batches handed out this epoch, as a checkpoint must record
-            lo = batch * self.batch_size
-            yield x[lo:lo + self.batch_size], y[lo:lo + self.batch_size]
+        for number, batch in enumerate(self._batches(self.sampler.indices(), start), start):
+            self._position = number + 1  # batches handed out this epoch, as a checkpoint must record
+            yield batch
+
+    def _batches(self, index: torch.Tensor, start: int) -> Iterator:
+        raise NotImplementedError
 
     def state_dict(self) -> dict:
         return {"epoch": self.sampler.epoch, "position": self._position}
@@ -92,12 +95,35 @@ class Batches:
         self._resume = dict(state)
 
 
-def loaders(plan: Plan) -> tuple[Batches, Batches, int, int]:
-    """Training and validation batches of the configured data, with its feature and class counts."""
-    data = plan.config["data"]
-    split = load_split(data)
-    train = Batches(torch.from_numpy(split.x_train), torch.from_numpy(split.y_train),
-                    batch_size=data["batch_size"], seed=plan.config["seed"], shuffle=data["shuffle"],
-                    drop_last=data["drop_last"])
-    val = Batches(torch.from_numpy(split.x_val), torch.from_numpy(split.y_val), batch_size=data["val_batch_size"])
-    return train, val, split.num_features, split.num_classes
+class Batches(ResumableBatches):
+    """``(x, y)`` mini-batches sliced from in-memory tensors (no per-sample collation)."""
+
+    def __init__(self, x: torch.Tensor, y: torch.Tensor, *, batch_size: int, seed: int = 0,
+                 shuffle: bool = False, drop_last: bool = False):
+        super().__init__(len(x), batch_size=batch_size, seed=seed, shuffle=shuffle, drop_last=drop_last)
+        self.x, self.y = x, y
+
+    def _batches(self, index: torch.Tensor, start: int) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        x, y = self.x[index], self.y[index]
+        for batch in range(start, len(self)):
+            lo = batch * self.batch_size
+            yield x[lo:lo + self.batch_size], y[lo:lo + self.batch_size]
+
+
+class DatasetBatches(ResumableBatches):
+    """A map-style dataset batched by a DataLoader whose sample order lrframe owns.
+
+    ``loader_args`` are the DataLoader's other arguments (``collate_fn``, ``num_workers``,
+    ``pin_memory``, ...). A resumed epoch asks the dataset for exactly the samples the
+    uninterrupted run would have drawn next, whatever the dataset.
+    """
+
+    def __init__(self, dataset, *, batch_size: int, seed: int = 0, shuffle: bool = False,
+                 drop_last: bool = False, **loader_args):
+        super().__init__(len(dataset), batch_size=batch_size, seed=seed, shuffle=shuffle, drop_last=drop_last)
+        self.dataset, self.loader_args = dataset, loader_args
+
+    def _batches(self, index: torch.Tensor, start: int) -> Iterator:
+        order, size = index.tolist(), self.batch_size
+        batches = [order[b * size:(b + 1) * size] for b in range(start, len(self))]
+        yield from torch.utils.data.DataLoader(self.dataset, batch_sampler=batches, **self.loader_args)

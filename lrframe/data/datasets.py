@@ -1,8 +1,9 @@
-"""In-memory datasets as numpy arrays (no torch): scikit-learn's digits, or a user's ``.npz``.
+"""In-memory datasets as numpy arrays (no torch): scikit-learn's digits and diabetes, or a user's ``.npz``.
 
 Config validation reads only sizes from here, so a bad data setting is reported before torch is
 imported. Features are flattened to ``(n, features)`` and standardized with the training split's
-per-feature mean and standard deviation.
+per-feature mean and standard deviation; real-valued targets (regression) are standardized the
+same way, so a loss of 1 is the variance of the targets.
 """
 
 from __future__ import annotations
@@ -26,25 +27,41 @@ class Split:
     y_train: np.ndarray
     x_val: np.ndarray
     y_val: np.ndarray
-    num_classes: int
+    num_classes: int | None  # None: real-valued targets (regression)
+
+    @property
+    def num_targets(self) -> int:
+        """Output width a model needs: the classes, or the regression targets per sample."""
+        return self.num_classes or (1 if self.y_train.ndim == 1 else self.y_train.shape[1])
 
     @property
     def num_features(self) -> int:
         return self.x_train.shape[1]
 
 
-def digits_file() -> Path:
-    """The digits data file that ships inside scikit-learn (found without importing sklearn, ~0.8 s)."""
+#: samples of the data sets scikit-learn ships (plans the clock without reading them)
+LENGTHS = {"digits": 1797, "diabetes": 442}
+
+
+def sklearn_file(name: str) -> Path:
+    """A data file that ships inside scikit-learn (found without importing sklearn, ~0.8 s)."""
     spec = importlib.util.find_spec("sklearn")
     if spec is None or spec.origin is None:
-        raise ConfigError("data.name", "digits", "needs scikit-learn installed (it ships the digits file)")
-    return Path(spec.origin).parent / "datasets" / "data" / "digits.csv.gz"
+        raise ConfigError("data.name", name.split("_")[0], "needs scikit-learn installed (it ships the data file)")
+    return Path(spec.origin).parent / "datasets" / "data" / name
 
 
 def load_digits() -> tuple[np.ndarray, np.ndarray]:
     """The 1797 8x8 handwritten digits: pixels in 0..16 as 64 features, labels 0..9."""
-    table = np.loadtxt(digits_file(), delimiter=",")
+    table = np.loadtxt(sklearn_file("digits.csv.gz"), delimiter=",")
     return table[:, :-1], table[:, -1].astype(np.int64)
+
+
+def load_diabetes() -> tuple[np.ndarray, np.ndarray]:
+    """Efron et al.'s 442 diabetes patients: 10 baseline variables, and disease progression one year
+    later (a real number, 25..346) as the regression target."""
+    x = np.loadtxt(sklearn_file("diabetes_data_raw.csv.gz"))
+    return x, np.loadtxt(sklearn_file("diabetes_target.csv.gz"))
 
 
 def _npz_member_shape(archive: zipfile.ZipFile, member: str) -> tuple[int, ...]:
@@ -75,18 +92,22 @@ def npz_length(path: str) -> int:
 
 
 def load_npz(path: str) -> tuple[np.ndarray, np.ndarray]:
-    """A user's arrays: ``X`` (n, ...) features and ``y`` (n,) integer class labels 0..k-1."""
+    """A user's arrays: ``X`` (n, ...) features and ``y`` (n,): integer class labels 0..k-1
+    (classification) or real numbers (regression)."""
     npz_length(path)
     with np.load(path) as arrays:
         x, y = arrays["X"], arrays["y"]
-    if not np.issubdtype(y.dtype, np.integer) or y.min() < 0:
-        raise ConfigError("data.path", path, "expected y to hold integer class labels >= 0")
-    return x.reshape(len(x), -1).astype(np.float64), y.astype(np.int64)
+    if np.issubdtype(y.dtype, np.integer):
+        if y.min() < 0:
+            raise ConfigError("data.path", path, "expected y to hold class labels >= 0 (integers) or real "
+                                                 "targets (floats)")
+        return x.reshape(len(x), -1).astype(np.float64), y.astype(np.int64)
+    if not np.issubdtype(y.dtype, np.floating) or not np.isfinite(y).all():
+        raise ConfigError("data.path", path, "expected y to hold class labels (integers) or finite real targets")
+    return x.reshape(len(x), -1).astype(np.float64), y.astype(np.float64)
 
 
-def dataset_length(node: dict) -> int:
-    """The number of samples of the configured dataset (cheap: used by validation)."""
-    return len(load_digits()[1]) if node["name"] == "digits" else npz_length(node["path"])
+LOADERS = {"digits": load_digits, "diabetes": load_diabetes}
 
 
 def split_sizes(length: int, val_fraction: float) -> tuple[int, int]:
@@ -97,7 +118,8 @@ def split_sizes(length: int, val_fraction: float) -> tuple[int, int]:
 
 def load_split(node: dict) -> Split:
     """Load the configured dataset, split it with ``data.split_seed`` and standardize it."""
-    x, y = load_digits() if node["name"] == "digits" else load_npz(node["path"])
+    name = node["name"]
+    x, y = load_npz(node["path"]) if name == "npz" else LOADERS[name]()
     n_train, _ = split_sizes(len(x), node["val_fraction"])
     order = np.random.default_rng(node["split_seed"]).permutation(len(x))
     train, val = order[:n_train], order[n_train:]
@@ -105,4 +127,7 @@ def load_split(node: dict) -> Split:
     std = x[train].std(axis=0)
     std[std == 0] = 1.0
     scaled = ((x - mean) / std).astype(np.float32)
-    return Split(scaled[train], y[train], scaled[val], y[val], num_classes=int(y.max()) + 1)
+    if np.issubdtype(y.dtype, np.integer):
+        return Split(scaled[train], y[train], scaled[val], y[val], num_classes=int(y.max()) + 1)
+    y = ((y - y[train].mean()) / (y[train].std() or 1.0)).astype(np.float32)
+    return Split(scaled[train], y[train], scaled[val], y[val], num_classes=None)

@@ -28,6 +28,7 @@ from contextlib import contextmanager
 import numpy as np
 import torch
 import torch.nn.functional as F
+from torch.utils._pytree import tree_map
 
 from lrframe.lr_find.range_test import Recorder
 
@@ -83,6 +84,7 @@ def windows(batches: Iterable[Batch], size: int) -> Iterator[list[Batch]]:
 def range_test(model: torch.nn.Module, optimizer: torch.optim.Optimizer, batches: Iterable[Batch],
                lrs: Sequence[float], *, smoothing: float, diverge_factor: float | None,
                loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] = F.cross_entropy,
+               batch_loss: Callable[[object], torch.Tensor] | None = None,
                accumulate: int = 1, clip: Callable[[Iterable[torch.Tensor]], object] | None = None,
                autocast_dtype: torch.dtype | None = None) -> Recorder:
     """Train one optimizer step at each lr of ``lrs``; returns the recorded curve.
@@ -92,6 +94,8 @@ def range_test(model: torch.nn.Module, optimizer: torch.optim.Optimizer, batches
                     gets ``k * lrs[i]``, so the ratios between groups are kept.
     smoothing, diverge_factor: the EMA's beta and the stop rule (``lrframe.lr_find.range_test.Recorder``).
     loss_fn:        ``loss_fn(model(x), y)``, averaged over the batch.
+    batch_loss:     instead of ``loss_fn``, the loss of a whole batch as it comes (a LightningModule's
+                    ``training_step``); its tensors are moved to the model's device first.
     accumulate:     mini-batches per optimizer step; each loss is divided by ``accumulate`` before
                     ``backward``, and the step's recorded loss is the mean over its mini-batches.
     clip:           called on the parameters before each step (e.g. ``clip_grad_norm_``).
@@ -119,9 +123,10 @@ def range_test(model: torch.nn.Module, optimizer: torch.optim.Optimizer, batches
                     group["lr"] = lr * ratio
                 optimizer.zero_grad()
                 total = torch.zeros((), device=device)
-                for x, y in window:
+                for batch in window:
+                    batch = tree_map(lambda t: t.to(device) if torch.is_tensor(t) else t, batch)
                     with torch.autocast(device.type, dtype=autocast_dtype, enabled=mixed):
-                        loss = loss_fn(model(x.to(device)), y.to(device))
+                        loss = loss_fn(model(batch[0]), batch[1]) if batch_loss is None else batch_loss(batch)
                     scaler.scale(loss / accumulate).backward()
                     total += loss.detach().float()
                 if clip is not None:

@@ -20,7 +20,9 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from lrframe.config.validate import INIT_SCHEMES
+from lrframe.config.groups import INIT_KEYS, INIT_NONLINEARITIES, INIT_SCHEMES
+from lrframe.config.registry import is_target
+from lrframe.config.targets import build_target
 
 
 #: scheme -> torch.nn.init function; options are passed through under torch's own names
@@ -33,6 +35,26 @@ FILLS = {
     "uniform": nn.init.uniform_,
     "zeros": nn.init.zeros_,
 }
+
+
+#: the layers an initialization scheme fills (their ``weight``; their ``bias`` as ``bias`` says)
+LAYERS = (nn.Linear, nn.modules.conv._ConvNd)
+
+
+def initialize_from_config(module: nn.Module, node: dict, activation: str | None = None) -> nn.Module:
+    """Apply the ``init`` node to ``module``: a built-in scheme, or ``init._target_``, a function called
+    as ``fn(weight, **arguments)`` on every Linear and convolution weight (``torch.nn.init.orthogonal_``).
+
+    A kaiming scheme's ``nonlinearity: null`` follows ``activation`` (model=mlp's) where torch knows
+    its gain, else relu.
+    """
+    if is_target(node):
+        fill = build_target("init", {**node, "_partial_": True}, own_keys=INIT_KEYS)
+        return _initialize(module, fill, node["bias"])
+    options = {key: value for key, value in node.items() if key not in INIT_KEYS}
+    if "nonlinearity" in options and options["nonlinearity"] is None:
+        options["nonlinearity"] = activation if activation in INIT_NONLINEARITIES else "relu"
+    return initialize(module, node["name"], bias=node["bias"], **options)
 
 
 def initialize(module: nn.Module, scheme: str, *, bias: str, **options) -> nn.Module:
@@ -51,12 +73,17 @@ def initialize(module: nn.Module, scheme: str, *, bias: str, **options) -> nn.Mo
         raise ValueError(f"{scheme} takes no option {', '.join(sorted(unknown))}")
     if bias not in ("zeros", "default"):
         raise ValueError(f"unknown bias initialization {bias!r}; expected zeros or default")
+    fill = None if scheme == "default" else lambda weight: FILLS[scheme](weight, **options)
+    return _initialize(module, fill, bias)
+
+
+def _initialize(module: nn.Module, fill, bias: str) -> nn.Module:
     with torch.no_grad():
         for layer in module.modules():
-            if not isinstance(layer, (nn.Linear, nn.modules.conv._ConvNd)):
+            if not isinstance(layer, LAYERS):
                 continue
-            if scheme != "default":
-                FILLS[scheme](layer.weight, **options)
+            if fill is not None:
+                fill(layer.weight)
             if layer.bias is not None and bias == "zeros":
                 nn.init.zeros_(layer.bias)
     return module

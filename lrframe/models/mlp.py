@@ -1,21 +1,20 @@
-"""Small models for the built-in tasks."""
+"""``model=mlp``: a multilayer perceptron for flat inputs."""
 
 from __future__ import annotations
 
 from collections import OrderedDict
 
-import torch
 from torch import nn
 
-from lrframe.config.validate import ACTIVATIONS, INIT_NONLINEARITIES, Plan, mlp_layer_names
-from lrframe.models.init import initialize
+from lrframe.config.errors import ConfigError
+from lrframe.config.groups import ACTIVATIONS, mlp_layer_names
 
 
 def mlp(*, in_features: int, hidden: list[int], out_features: int, activation: str) -> nn.Sequential:
     """A multilayer perceptron: Linear -> activation for each hidden width, then a Linear head.
 
     Layers are named ``hidden1``, ``act1``, ..., ``hiddenN``, ``actN``, ``head`` (see
-    ``lrframe.config.validate.mlp_layer_names``), so parameters read ``hidden1.weight``, ``head.bias``:
+    ``lrframe.config.groups.mlp_layer_names``), so parameters read ``hidden1.weight``, ``head.bias``:
     the names ``optimizer.lr_multipliers`` patterns match.
 
     >>> mlp(in_features=64, hidden=[256, 256], out_features=10, activation="relu").head
@@ -30,14 +29,10 @@ def mlp(*, in_features: int, hidden: list[int], out_features: int, activation: s
     return nn.Sequential(layers)
 
 
-def build_model(plan: Plan, num_features: int, num_classes: int) -> torch.nn.Module:
-    """The configured model, initialized with the configured scheme."""
-    model_cfg, init_cfg = plan.config["model"], dict(plan.config["init"])
-    model = mlp(in_features=num_features, hidden=model_cfg["hidden"], out_features=num_classes,
-                activation=model_cfg["activation"])
-    if "nonlinearity" in init_cfg and init_cfg["nonlinearity"] is None:
-        # follow the model's activation (torch knows gains for relu, leaky_relu, tanh, sigmoid)
-        activation = model_cfg["activation"]
-        init_cfg["nonlinearity"] = activation if activation in INIT_NONLINEARITIES else "relu"
-    scheme = init_cfg.pop("name")
-    return initialize(model, scheme, **init_cfg)
+def build(node: dict, *, in_features: int | None, out_features: int | None, **context) -> nn.Sequential:
+    """``model=mlp``: the data's features in, one output per class (or regression target) out."""
+    if in_features is None:
+        raise ConfigError("model.name", "mlp", "needs flat (batch, features) inputs; the data's inputs are not "
+                                               "(use a model of your own: model._target_=...)")
+    return mlp(in_features=in_features, hidden=node["hidden"], out_features=out_features,
+               activation=node["activation"])

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from lrframe.config.validate import OPTIMIZERS
+from lrframe.config.groups import OPTIMIZERS
 from lrframe.config.patterns import assign
 
 #: layers whose every parameter (scale and shift) is exempt from weight decay, as biases are

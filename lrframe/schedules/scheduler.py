@@ -54,6 +54,10 @@ class ScheduledLR(torch.optim.lr_scheduler.LRScheduler):
         for group, lr in zip(self.optimizer.param_groups, self._last_lr):
             group["lr"] = lr
 
+    @property
+    def observes_metric(self) -> bool:
+        return self.schedule.observes_metric
+
     def observe(self, metrics: dict[str, float]) -> None:
         """Feed validation metrics to the schedule and apply the lr it now gives."""
         self.schedule.observe(self.last_epoch, metrics)

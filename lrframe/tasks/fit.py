@@ -2,25 +2,27 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import lightning.pytorch as pl
 from lightning.pytorch.loggers import TensorBoardLogger
 
 from lrframe.training import progress
-from lrframe.training.callbacks import StepLogger
+from lrframe.training.callbacks import ObserveMetrics, StepLogger
 from lrframe.resume.checkpoint import AtomicCheckpointIO, ResumePoint, resume_point
 from lrframe.config.validate import Plan
-from lrframe.data.batches import loaders
 from lrframe.resume.fault_tolerance import fault_tolerance, lightning_limits
-from lrframe.training.module import TrainingModule
 from lrframe.training.record import RunRecord, command_line_overrides, hyperparameters
 from lrframe.tasks import read_metrics
 from lrframe.tasks.preview import write_schedule_csv
+from lrframe.training.pieces import build
+
+log = logging.getLogger(__name__)
 
 
 def trainer(plan: Plan, run_dir: Path, lr: float, extra_metrics: dict,
-            resumed: ResumePoint | None = None) -> pl.Trainer:
+            resumed: ResumePoint | None = None, monitor: tuple[str, str] = ("val/acc", "max")) -> pl.Trainer:
     """A Lightning Trainer with the run's logger, checkpoints and monitoring.
 
     ``lr`` is the base lr the run trains with; ``extra_metrics`` go into metrics.json as they are.
@@ -31,9 +33,10 @@ def trainer(plan: Plan, run_dir: Path, lr: float, extra_metrics: dict,
     logger = (TensorBoardLogger(save_dir=run_dir, name="tensorboard", version="", default_hp_metric=False,
                                 purge_step=resumed.step if resumed else None)
               if cfg["logger"]["name"] == "tensorboard" else False)
-    record = RunRecord(run_dir, hyperparameters(plan, command_line_overrides(), lr), extra_metrics)
-    step_logger = StepLogger(cfg["trainer"]["log_every_n_steps"], cfg["logger"]["step_sizes_every_n_steps"])
-    callbacks = [step_logger, *fault_tolerance(plan, run_dir, resumed), record]
+    record = RunRecord(run_dir, hyperparameters(plan, command_line_overrides(), lr), extra_metrics, monitor)
+    step_logger = StepLogger(cfg["trainer"]["log_every_n_steps"], cfg["logger"]["step_sizes_every_n_steps"],
+                             {"effective_lr": lr, "global_batch": plan.global_batch})
+    callbacks = [step_logger, *fault_tolerance(plan, run_dir, resumed), ObserveMetrics(), record]
     show_progress = progress.wanted(cfg["trainer"]["enable_progress_bar"])
     if show_progress:
         callbacks.append(progress.ProgressLine(plan.clock.total_steps))
@@ -44,25 +47,32 @@ def trainer(plan: Plan, run_dir: Path, lr: float, extra_metrics: dict,
 
 
 def run(plan: Plan, run_dir: Path) -> dict:
+    pl.seed_everything(plan.config["seed"], verbose=False)
+    pieces = build(plan, plan.lr)  # the data first: it completes the plan (the clock)
+    plan, module = pieces.plan, pieces.module
     resumed = resume_point(plan, run_dir)
     lr_found = None
     if plan.lr is None:  # optimizer.lr=auto: the LR range test when the run starts (it leaves no trace)
         from lrframe.tasks.lr_find import find_lr
 
         lr_found = (resumed and resumed.lr_found) or find_lr(plan, run_dir)
+        pieces.set_lr(lr_found)
     if "_target_" not in plan.config["scheduler"]:  # a user's torch class has no closed form to write
         write_schedule_csv(plan, run_dir, lr_found)
-    pl.seed_everything(plan.config["seed"], verbose=False)
-    train, val, num_features, num_classes = loaders(plan)
-    module = TrainingModule(plan, num_features, num_classes, lr=lr_found)
     if resumed:
         resumed.check_model(module, plan.config["resume"])
-    fit = trainer(plan, run_dir, module.lr, {"lr_found": lr_found} if lr_found else {}, resumed)
-    fit.fit(module, train, val, ckpt_path=resumed and resumed.path, weights_only=True)
+        if not pieces.data.resumable and resumed.step % plan.clock.steps_per_epoch:
+            log.warning(f"resume: the training loader ({type(pieces.data.train).__name__}) has no state to restore: "
+                        "the interrupted epoch restarts from its first batch (lrframe owns the order of map-style "
+                        "datasets and plain DataLoaders; an iterable one needs torchdata's StatefulDataLoader)")
+    fit = trainer(plan, run_dir, pieces.lr, {"lr_found": lr_found} if lr_found else {}, resumed, pieces.monitor)
+    fit.fit(module, pieces.data.train, pieces.data.val, ckpt_path=resumed and resumed.path, weights_only=True)
     if not fit.is_global_zero:
         return {}  # a DDP rank > 0: rank 0 reports
     metrics = read_metrics(run_dir)  # written by RunRecord in the process that trained as rank 0
-    shown = " ".join(f"{key}={metrics[key]:.4f}" for key in ("val/acc", "val/loss") if metrics[key] is not None)
+    shown = " ".join(f"{key}={metrics[key]:.4f}" for key in (pieces.monitor[0], "val/loss")
+                     if metrics.get(key) is not None)
+    shown = " ".join(dict.fromkeys(shown.split()))  # val/loss once when it is the monitored metric
     print(f"{shown or 'no validation ran'} after {metrics['global_step']} steps ({metrics['wall_seconds']:.1f} s), "
-          f"lr {module.lr:g}, global batch {plan.global_batch}; run directory: {run_dir}")
+          f"lr {pieces.lr:g}, global batch {plan.global_batch}; run directory: {run_dir}")
     return metrics

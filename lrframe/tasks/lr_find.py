@@ -1,7 +1,7 @@
 """``task=lr_find``: the LR range test on exactly what ``task=fit`` would train; and ``optimizer.lr=auto``.
 
 The model, initialization, data, batch size, gradient accumulation and optimizer come from the
-same builders as ``task=fit`` (``loaders``, ``build_model``, ``build_optimizer``), seeded as
+same builders as ``task=fit`` (``lrframe.training.pieces.build``, ``build_optimizer``), seeded as
 ``task=fit`` seeds them; a plain torch loop (``lrframe.lr_find.loop``) replaces Lightning's, so the
 test imports no Lightning. A run directory gets ``lr_find.csv`` (``lr,loss,smoothed_loss`` per
 step), ``lr_find.png``, ``lr_find.json`` (the suggestion and every method's value) and the figure
@@ -23,12 +23,11 @@ from pathlib import Path
 import torch
 
 from lrframe.config.validate import RANGE_TEST_PRECISIONS, Plan, check_schedule
-from lrframe.data.batches import loaders
 from lrframe.config.errors import ConfigError
 from lrframe.lr_find.loop import preserved_random_state, range_test, seed_everything
-from lrframe.models.mlp import build_model
 from lrframe.optim.optimizer import build_optimizer
 from lrframe.lr_find.range_test import NoSuggestion, Recorder, Suggestions, ramp, suggest
+from lrframe.training.pieces import build
 
 
 @dataclass(frozen=True)
@@ -71,19 +70,23 @@ def run_test(plan: Plan) -> Result:
     started = time.perf_counter()
     cfg, (_, settings) = plan.config, plan.range_test
     trainer = cfg["trainer"]
-    num_steps = settings["num_steps"] or plan.clock.steps_per_epoch
     precision = RANGE_TEST_PRECISIONS[trainer.get("precision")]
     with preserved_random_state():
         seed_everything(cfg["seed"])  # as task=fit seeds before building: the same initial weights
-        train, _, num_features, num_classes = loaders(plan)
-        model = build_model(plan, num_features, num_classes).to(device(trainer))
-        optimizer = build_optimizer(model, cfg["optimizer"], settings["start_lr"])
-        curve = range_test(model, optimizer, train,
+        pieces = build(plan, settings["start_lr"])
+        plan = pieces.plan
+        num_steps = settings["num_steps"] or plan.clock.steps_per_epoch
+        trained = pieces.module if not pieces.own_module else pieces.parameters
+        trained.to(device(trainer))
+        optimizer = build_optimizer(pieces.parameters, cfg["optimizer"], settings["start_lr"])
+        curve = range_test(trained, optimizer, pieces.data.train,
                            ramp(settings["start_lr"], settings["end_lr"], num_steps, settings["mode"]),
                            smoothing=settings["smoothing"], diverge_factor=settings["diverge_factor"],
-                           # one step sees the global batch: with trainer.devices > 1 this process
+                           loss_fn=pieces.module.loss_fn if pieces.own_module else None,
+                           batch_loss=pieces.batch_loss(),
+                           # one step sees the global batch: with several devices this process
                            # accumulates every device's share, as DDP's gradient average would
-                           accumulate=plan.global_batch // cfg["data"]["batch_size"],
+                           accumulate=trainer.get("accumulate_grad_batches", 1) * plan.devices,
                            clip=clipper(trainer), autocast_dtype=precision and getattr(torch, precision))
     try:
         suggestions, reason = suggest(curve.lrs, curve.smoothed, num_steps), None

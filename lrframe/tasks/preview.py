@@ -3,7 +3,7 @@
 Writes ``schedule.csv`` (``step,epoch,lr[,momentum]``: ``lr`` is the first parameter group's) and
 ``schedule.png`` (lr against step, epochs marked) in the run directory, and prints one summary
 line. It evaluates the same ``RunSchedule`` that ``task=fit`` steps, and imports neither torch nor
-Lightning, so a million steps take seconds.
+Lightning (but for a user's data, whose loaders size the epoch), so a million steps take seconds.
 """
 
 from __future__ import annotations
@@ -104,6 +104,10 @@ def summary(plan: Plan, rows: Table) -> str:
 
 
 def run(plan: Plan, run_dir: Path) -> dict:
+    if plan.clock is None:  # a user's data: its loaders say how many steps an epoch has
+        from lrframe.data.build import build_data
+
+        _, plan = build_data(plan)
     rows = table(plan)
     write_csv(rows, run_dir / "schedule.csv")
     scheduler = plan.config["scheduler"]["name"]

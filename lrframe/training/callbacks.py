@@ -40,8 +40,9 @@ class StepLogger(pl.Callback):
     It runs from an optimizer step hook, which costs Lightning no hook dispatch on the other steps.
     """
 
-    def __init__(self, every_n_steps: int, step_sizes_every_n_steps: int):
+    def __init__(self, every_n_steps: int, step_sizes_every_n_steps: int, setup: dict[str, float]):
         self.every_n_steps = every_n_steps
+        self.setup = setup  # effective_lr and global_batch, logged once at step 0
         self.step_sizes_every_n_steps = step_sizes_every_n_steps
         self.sample = Sampler()
         self._hook = None
@@ -50,9 +51,8 @@ class StepLogger(pl.Callback):
         if not trainer.loggers:
             return
         if trainer.global_step == 0:  # a resumed run has them from its start (purge_step keeps step 0)
-            setup = {"effective_lr": pl_module.lr, "global_batch": pl_module.plan.global_batch}
             for logger in trainer.loggers:
-                logger.log_metrics(setup, step=0)
+                logger.log_metrics(self.setup, step=0)
         optimizer = trainer.optimizers[0]
         if self.step_sizes_every_n_steps and is_adaptive(optimizer):
             self._hook = optimizer.register_step_post_hook(partial(self._log_step_sizes, trainer))
@@ -91,3 +91,22 @@ class StepLogger(pl.Callback):
             if isinstance(logger, TensorBoardLogger):
                 for tag, values in histograms.items():
                     logger.experiment.add_histogram(tag, values, step, bins=HISTOGRAM_BINS)
+
+
+def newest_metrics(trainer: pl.Trainer, pl_module: pl.LightningModule) -> dict[str, float]:
+    """The newest validation and training metrics: lrframe's module keeps them (checkpointed); a
+    user's module logs them with ``self.log``, and Lightning keeps the newest in ``callback_metrics``."""
+    kept = getattr(pl_module, "last_metrics", None)
+    if kept is not None:
+        return kept
+    return {name: float(value) for name, value in trainer.callback_metrics.items()
+            if torch.is_tensor(value) and value.numel() == 1}
+
+
+class ObserveMetrics(pl.Callback):
+    """Feed each validation's metrics to a schedule that watches one (ReduceLROnPlateau), any module's."""
+
+    def on_validation_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        scheduler = trainer.lr_scheduler_configs[0].scheduler if trainer.lr_scheduler_configs else None
+        if not trainer.sanity_checking and getattr(scheduler, "observes_metric", False):
+            scheduler.observe(newest_metrics(trainer, pl_module))

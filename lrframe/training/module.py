@@ -1,17 +1,17 @@
-"""The LightningModule that ties model, optimizer and schedule together for classification."""
+"""lrframe's LightningModule (``module=lrframe``): a model, a loss and validation metrics.
+
+The optimizer and lr schedule come from the plan (``lrframe.training.optimization``).
+"""
 
 from __future__ import annotations
 
 import lightning.pytorch as pl
 import torch
-import torch.nn.functional as F
-from hydra.utils import instantiate
+from torchmetrics import MeanMetric, MetricCollection
 
 from lrframe.config.validate import Plan
-from lrframe.schedules.scheduler import ScheduledLR
-from lrframe.models.mlp import build_model
-from lrframe.optim.optimizer import build_optimizer
-from lrframe.schedules.target import lightning_scheduler, target_arguments
+from lrframe.objectives.metrics import flat
+from lrframe.training.optimization import configure_optimizers
 
 
 #: values that are never a parameter, module or buffer
@@ -19,23 +19,23 @@ PLAIN_TYPES = frozenset({str, int, float, bool, type(None), dict, list, tuple, t
 
 
 class TrainingModule(pl.LightningModule):
-    """Cross-entropy classification; the optimizer and lr schedule come from the plan.
+    """Train ``model`` on ``loss_fn``; validate with ``val/loss`` and ``metrics`` (``val/acc``, ...).
 
-    Logged: ``val/loss`` and ``val/acc`` after each validation, ``train/loss_epoch`` per epoch.
+    Logged: ``val/loss`` and every metric after each validation, ``train/loss_epoch`` per epoch.
     Per-step values (lr of every group, ``train/loss``) are logged by ``callbacks.StepLogger``
     from ``last_loss``, so a step costs no device synchronisation.
     """
 
-    def __init__(self, plan: Plan, num_features: int, num_classes: int, lr: float | None = None):
+    def __init__(self, plan: Plan, model: torch.nn.Module, loss_fn, metrics: MetricCollection, kind: str,
+                 lr: float):
         super().__init__()
-        self.plan = plan
-        self.lr = lr or plan.lr
-        self.model = build_model(plan, num_features, num_classes)
+        self.plan, self.lr, self.kind = plan, lr, kind
+        self.model, self.loss_fn, self.metrics = model, loss_fn, metrics
+        self.val_loss = MeanMetric()
         self.save_hyperparameters({"config": plan.config})
         self.last_loss: torch.Tensor | None = None
         self.last_metrics: dict[str, float] = {}  # the newest val/loss, val/acc, train/loss (checkpointed)
         self.register_buffer("_epoch_loss", torch.zeros(2), persistent=False)  # sum, batches
-        self.register_buffer("_val_totals", torch.zeros(3), persistent=False)  # loss sum, correct, count
 
     def __setattr__(self, name: str, value) -> None:
         # Lightning sets plain attributes such as _current_fx_name around every hook it calls,
@@ -57,22 +57,11 @@ class TrainingModule(pl.LightningModule):
         return super().transfer_batch_to_device(batch, device, dataloader_idx)
 
     def configure_optimizers(self):
-        optimizer = build_optimizer(self.model, self.plan.config["optimizer"], self.lr)
-        node = self.plan.config["scheduler"]
-        if "_target_" in node:  # the user's own torch LRScheduler, stepped by Lightning every `interval`
-            scheduler = instantiate(target_arguments(node), optimizer=optimizer, _convert_="all")
-            return {"optimizer": optimizer, "lr_scheduler": lightning_scheduler(node, scheduler)}
-        scheduler = ScheduledLR(optimizer, self.plan.schedule(self.lr))
-        # stepped after every optimizer step: the schedule itself knows about epochs
-        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
-
-    @property
-    def scheduler(self) -> ScheduledLR:
-        return self.lr_schedulers()
+        return configure_optimizers(self.model, self.plan, self.lr)
 
     def training_step(self, batch, batch_idx):
         x, y = batch
-        loss = F.cross_entropy(self.model(x), y)
+        loss = self.loss_fn(self.model(x), y)
         detached = loss.detach()
         self._epoch_loss[0] += detached
         self._epoch_loss[1] += 1
@@ -105,19 +94,17 @@ class TrainingModule(pl.LightningModule):
 
     def validation_step(self, batch, batch_idx):
         x, y = batch
-        logits = self.model(x)
-        self._val_totals += torch.stack([F.cross_entropy(logits, y, reduction="sum"),
-                                         (logits.argmax(dim=1) == y).sum().float(),
-                                         torch.tensor(float(len(y)), device=logits.device)])
+        output = self.model(x)
+        self.val_loss.update(self.loss_fn(output, y), weight=len(y))
+        self.metrics.update(*flat(output, y, self.kind))
 
     def on_validation_epoch_end(self) -> None:
-        loss_sum, correct, count = self.trainer.strategy.reduce(self._val_totals.clone(), reduce_op="sum")
-        self._val_totals.zero_()
+        # torchmetrics sums the states of every DDP process before computing
+        metrics = {"val/loss": self.val_loss.compute().item(),
+                   **{name: value.item() for name, value in self.metrics.compute().items()}}
+        self.val_loss.reset()
+        self.metrics.reset()
         if self.trainer.sanity_checking:
             return
-        val_loss, val_acc = (loss_sum / count).item(), (correct / count).item()
-        metrics = {"val/loss": val_loss, "val/acc": val_acc}
         self.last_metrics.update(metrics)
         self._log_epoch(metrics)
-        if isinstance(self.scheduler, ScheduledLR) and self.scheduler.schedule.observes_metric:
-            self.scheduler.observe(metrics)

@@ -31,6 +31,7 @@ import lightning.pytorch as pl
 from lrframe.config.validate import Plan
 from lrframe.config.errors import show
 from lrframe.tasks import METRICS_FILE
+from lrframe.training.callbacks import newest_metrics
 
 HParam = bool | int | float | str
 
@@ -89,12 +90,16 @@ def session_summaries(hparams: dict[str, HParam], started: float, succeeded: boo
 
 
 class RunRecord(pl.Callback):
-    """Track the best ``val/acc``; when training ends, write ``metrics.json`` and the HParams session."""
+    """Track the best value of the monitored metric (``monitor``: ``val/acc`` maximized for class
+    labels, ``val/loss`` minimized for real targets); when training ends, write ``metrics.json``
+    and the HParams session."""
 
-    def __init__(self, run_dir: Path, hparams: dict[str, HParam], extra_metrics: dict[str, Any]):
+    def __init__(self, run_dir: Path, hparams: dict[str, HParam], extra_metrics: dict[str, Any],
+                 monitor: tuple[str, str] = ("val/acc", "max")):
         self.run_dir, self.hparams, self.extra_metrics = run_dir, hparams, extra_metrics
+        self.monitor, self.mode = monitor
         self.started = time.time()  # wall clock: the same on every process of the machine
-        self.best_val_acc: float | None = None
+        self.best: float | None = None
         self.training_here = False  # False in a ddp_spawn launcher, whose workers train and record
 
     def setup(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
@@ -111,17 +116,21 @@ class RunRecord(pl.Callback):
                 logger.log_hyperparams(self.hparams)
 
     def on_validation_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        acc = pl_module.last_metrics.get("val/acc")
-        if acc is not None and not trainer.sanity_checking:
-            best = self.best_val_acc
-            self.best_val_acc = float(acc) if best is None else max(best, float(acc))
+        value = newest_metrics(trainer, pl_module).get(self.monitor)
+        if value is not None and not trainer.sanity_checking:
+            better = max if self.mode == "max" else min
+            self.best = float(value) if self.best is None else better(self.best, float(value))
 
     def final_metrics(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> dict[str, Any]:
-        newest = pl_module.last_metrics  # checkpointed: a resumed run that trains no further has them too
+        # lrframe's module checkpoints them: a resumed run that trains no further has them too
+        newest = newest_metrics(trainer, pl_module)
+        validation = {name: value for name, value in newest.items() if name.startswith("val/")}
         return {
             "val/acc": newest.get("val/acc"),
             "val/loss": newest.get("val/loss"),
-            "val/acc_best": self.best_val_acc,
+            **validation,
+            f"{self.monitor}_best": self.best,
+            "monitor": self.monitor,
             "train/loss": newest.get("train/loss"),
             "global_step": trainer.global_step,
             "epochs": trainer.current_epoch,
@@ -149,7 +158,7 @@ class RunRecord(pl.Callback):
 
         for logger in trainer.loggers:
             if isinstance(logger, TensorBoardLogger):
-                once = ("val/acc_best", "wall_seconds")
+                once = (f"{self.monitor}_best", "wall_seconds")
                 logger.log_metrics({key: metrics[key] for key in once if metrics[key] is not None},
                                    step=trainer.global_step)
                 writer = logger.experiment._get_file_writer()  # as Lightning's own log_hyperparams does
@@ -158,7 +167,7 @@ class RunRecord(pl.Callback):
                 logger.experiment.flush()
 
     def state_dict(self) -> dict[str, Any]:
-        return {"best_val_acc": self.best_val_acc}
+        return {"best": self.best}
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
-        self.best_val_acc = state_dict["best_val_acc"]
+        self.best = state_dict.get("best", state_dict.get("best_val_acc"))  # best_val_acc: before 0.2

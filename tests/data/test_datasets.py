@@ -30,6 +30,29 @@ def test_npz_is_flattened_and_labels_checked(tmp_path):
     np.savez(path, X=np.random.default_rng(0).normal(size=(50, 2, 3)), y=np.arange(50) % 4)
     split = load_split({"name": "npz", "path": str(path), "val_fraction": 0.2, "split_seed": 0})
     assert split.x_train.shape == (40, 6) and split.num_classes == 4
-    np.savez(path, X=np.zeros((5, 2)), y=np.array([0.5] * 5))
-    with pytest.raises(ValueError, match="integer class labels"):
+    np.savez(path, X=np.zeros((5, 2)), y=np.array([0, -1, 2, 0, 1]))
+    with pytest.raises(ValueError, match="class labels >= 0"):
         load_split({"name": "npz", "path": str(path), "val_fraction": 0.2, "split_seed": 0})
+
+
+def test_npz_real_targets_are_regression_standardized_by_the_training_split(tmp_path):
+    path = tmp_path / "r.npz"
+    y = np.linspace(10.0, 60.0, 50)
+    np.savez(path, X=np.random.default_rng(0).normal(size=(50, 3)), y=y)
+    split = load_split({"name": "npz", "path": str(path), "val_fraction": 0.2, "split_seed": 0})
+    order = np.random.default_rng(0).permutation(50)
+    train = y[order[:40]]
+    assert split.num_classes is None and split.num_targets == 1
+    np.testing.assert_allclose(split.y_train, (train - train.mean()) / train.std(), rtol=1e-6)
+    np.testing.assert_allclose(split.y_val, (y[order[40:]] - train.mean()) / train.std(), rtol=1e-5)
+
+
+def test_diabetes_is_sklearns_regression_set():
+    from sklearn.datasets import load_diabetes
+
+    reference = load_diabetes(scaled=False)
+    split = load_split({"name": "diabetes", "val_fraction": 0.2, "split_seed": 0})
+    assert split.x_train.shape == (353, 10) and split.x_val.shape == (89, 10) and split.num_classes is None
+    order = np.random.default_rng(0).permutation(442)
+    target = reference.target[order[:353]]
+    np.testing.assert_allclose(split.y_train, (target - target.mean()) / target.std(), rtol=1e-5)

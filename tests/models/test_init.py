@@ -7,9 +7,14 @@ import torch
 from torch import nn
 
 from conftest import fit_in_process, make_plan, read_metrics
-from lrframe.data.batches import loaders
+from lrframe.data.build import build_data
 from lrframe.models.init import activation_variances, initialize
-from lrframe.models.mlp import build_model
+from lrframe.models.build import build_model
+
+
+def _model(plan):
+    """The model task=fit builds for ``plan`` (digits: 64 features, 10 classes)."""
+    return build_model(plan.config, build_data(plan)[0])
 
 
 @pytest.mark.parametrize("scheme, options, variance", [
@@ -41,7 +46,7 @@ YAML_VARIANCES = {  # conf/init/NAME.yaml's defaults, on a ReLU MLP's 1024 x 102
 @pytest.mark.parametrize("scheme", YAML_VARIANCES)
 def test_each_init_option_gives_its_variance_in_the_built_model(scheme):
     torch.manual_seed(0)
-    model = build_model(make_plan(f"init={scheme}", f"model.hidden=[{FAN},{FAN}]"), 64, 10)
+    model = _model(make_plan(f"init={scheme}", f"model.hidden=[{FAN},{FAN}]"))
     assert model.hidden2.weight.var().item() == pytest.approx(YAML_VARIANCES[scheme], rel=0.05)
     assert torch.count_nonzero(model.hidden2.bias) == 0  # init.bias: zeros
 
@@ -49,7 +54,7 @@ def test_each_init_option_gives_its_variance_in_the_built_model(scheme):
 def test_kaiming_gain_follows_the_models_activation_and_bias_default_keeps_torchs():
     torch.manual_seed(0)
     plan = make_plan("model.activation=tanh", f"model.hidden=[{FAN},{FAN}]", "init.bias=default")
-    model = build_model(plan, 64, 10)
+    model = _model(plan)
     assert model.hidden2.weight.var().item() == pytest.approx((5 / 3) ** 2 / FAN, rel=0.05)
     bound = 1 / math.sqrt(FAN)  # torch's Linear bias ~ U(-1/sqrt(fan_in), 1/sqrt(fan_in))
     assert model.hidden2.bias.abs().max().item() <= bound
@@ -68,7 +73,7 @@ DEEP = "model.hidden=[256,256,256,256,256,256,256,256]"
 
 @pytest.fixture(scope="module")
 def digits_batch():
-    train, *_ = loaders(make_plan("data.batch_size=512"))
+    train = build_data(make_plan("data.batch_size=512"))[0].train
     return next(iter(train))[0]
 
 
@@ -79,7 +84,7 @@ def digits_batch():
 ])
 def test_kaiming_keeps_activation_variance_steady_across_a_deep_relu_mlp(digits_batch, scheme, low, high):
     torch.manual_seed(0)
-    model = build_model(make_plan(f"init={scheme}", DEEP), 64, 10)
+    model = _model(make_plan(f"init={scheme}", DEEP))
     variances = activation_variances(model, digits_batch)[:8]  # the eight hidden layers' pre-activations
     assert low <= variances[-1] / variances[0] <= high
 

@@ -2,7 +2,7 @@
 
 import pytest
 
-from lrframe.config.validate import mlp_layer_names
+from lrframe.config.groups import mlp_layer_names
 from lrframe.models.mlp import mlp
 
 

@@ -9,7 +9,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from conftest import fit_in_process, make_plan, read_metrics, read_scalars
-from lrframe.config.validate import OPTIMIZERS
+from lrframe.config.groups import OPTIMIZERS
 from lrframe.data.datasets import load_split
 from lrframe.config.errors import ConfigError
 from lrframe.lr_find.loop import range_test

@@ -116,13 +116,13 @@ def test_allowed_changes_are_logged(finished_run, caplog):
 
 
 def test_a_checkpoint_of_another_model_is_one_line(finished_run):
-    from lrframe.training.module import TrainingModule
+    from lrframe.training.pieces import build
 
     plan = make_plan("trainer.max_epochs=2", "model.hidden=[128]", f"resume={last_checkpoint(finished_run)}",
                      "resume_allow_changes=true")
     point = resume_point(plan, finished_run)
     with pytest.raises(ConfigError) as error:  # e.g. before Lightning's load_state_dict raises a traceback
-        point.check_model(TrainingModule(plan, 64, 10), plan.config["resume"])
+        point.check_model(build(plan, plan.lr).module, plan.config["resume"])
     path = last_checkpoint(finished_run)
     assert str(error.value) == (f"resume={path}: {path} holds another model: model.hidden2.bias, "
                                 "model.hidden2.weight only in the checkpoint; model.hidden1.weight has shape "

@@ -143,11 +143,12 @@ def validation_accuracy(checkpoint) -> float:
     import torch
 
     from lrframe.data.datasets import load_split
-    from lrframe.training.module import build_model
+    from lrframe.data.build import build_data
+    from lrframe.models.build import build_model
 
     plan = make_plan()
     split = load_split(plan.config["data"])
-    model = build_model(plan, split.x_val.shape[1], split.num_classes)
+    model = build_model(plan.config, build_data(plan)[0])
     weights = torch.load(checkpoint, weights_only=True)["state_dict"]
     model.load_state_dict({key.removeprefix("model."): value for key, value in weights.items()})
     with torch.no_grad():

@@ -19,7 +19,8 @@ def test_default_job_reaches_095_validation_accuracy(default_run):
     metrics = read_metrics(default_run)
     assert metrics["val/acc"] >= 0.95
     assert metrics["global_step"] == 460 and metrics["epochs"] == 20
-    assert set(metrics) == {"val/acc", "val/loss", "val/acc_best", "train/loss", "global_step", "epochs",
+    assert metrics["monitor"] == "val/acc"
+    assert set(metrics) == {"val/acc", "val/loss", "val/acc_best", "monitor", "train/loss", "global_step", "epochs",
                             "wall_seconds"}
     assert metrics["val/acc_best"] == pytest.approx(max(value for _, value in read_scalars(default_run, "val/acc")))
 

@@ -1,0 +1,1 @@
+"""What a run optimizes and watches: the loss, and validation metrics from torchmetrics."""
