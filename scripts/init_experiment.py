@@ -26,7 +26,7 @@ from experiment_runs import Run, arguments, runs_of
 from lrframe.config.validate import validate
 from lrframe.data.build import build_data
 from lrframe.models.init import activation_variances
-from lrframe.lr_find.loop import seed_everything
+from lrframe.range_test.loop import seed_everything
 from lrframe.models.build import build_model
 
 #: init -> (color, line style, label)

@@ -110,7 +110,7 @@ def torch_lr_finder_test(plan):
     import torch
     from torch_lr_finder import LRFinder, TrainDataLoaderIter
 
-    from lrframe.lr_find.loop import windows
+    from lrframe.range_test.loop import windows
 
     class EpochAfterEpoch(TrainDataLoaderIter):
         """lrframe's batches, epoch after epoch in the same order as lrframe's test sees them."""

@@ -15,11 +15,10 @@ import hydra
 from omegaconf import DictConfig
 
 from lrframe.cli.precheck import CONFIG_DIR_FLAGS, precheck
+from lrframe.config.defaults import CONFIG_DIR
 from lrframe.config.errors import Interrupted, fail, message_of
 from lrframe.config.validate import validate
 
-#: lrframe's own configs: the conf/ folder of the checkout lrframe is installed from (pip install -e .)
-CONFIG_DIR = Path(__file__).resolve().parents[2] / "conf"
 
 
 def main() -> None:

@@ -92,7 +92,9 @@ def check_target(group: str, node: dict, *, own_keys: Iterable[str] = (), provid
                               "it takes: " + (", ".join(takes) or "no arguments"))
     if node.get("_partial_"):
         return target
-    passed = {key for key in given if key in params or open_ended} | set(provided)
+    # a required argument set to null is as good as missing: Hydra would pass None
+    passed = {key for key, value in given.items() if (key in params or open_ended) and value is not None}
+    passed |= set(provided)
     for name, p in params.items():
         if (p.default is p.empty and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)
                 and name not in passed and name != "self"):
@@ -112,7 +114,9 @@ def build_target(group: str, node: dict, *, own_keys: Iterable[str] = (), shared
     shared = set(shared_keys)
     config = {key: value for key, value in node.items()
               if key not in own_keys and (key not in shared or key in params or open_ended)}
-    extra = {key: value for key, value in (provided or {}).items() if key in params and key not in config}
+    # what lrframe provides fills the arguments the node leaves out or sets to null
+    extra = {key: value for key, value in (provided or {}).items() if key in params and config.get(key) is None}
+    config = {key: value for key, value in config.items() if key not in extra}
     try:
         return instantiate(config, **extra, _convert_="all")
     except Exception as error:  # noqa: BLE001 - the user's callable failed: say so in one line

@@ -25,7 +25,7 @@ from lrframe.config.errors import ConfigError, boolean, choice, integer, known_k
 from lrframe.config.registry import builtin, is_target
 from lrframe.config.targets import check_target
 from lrframe.data.datasets import split_sizes
-from lrframe.lr_find.range_test import MIN_STEPS, RAMPS, SUGGESTIONS
+from lrframe.range_test.arithmetic import MIN_STEPS, RAMPS, SUGGESTIONS
 from lrframe.schedules import RunSchedule, run_schedule
 from lrframe.schedules.clock import Clock, steps_per_epoch
 from lrframe.schedules.target import check_target as check_scheduler_target
@@ -169,7 +169,7 @@ def _check_group(group: str, node: dict) -> Any:
     if not is_target(node):
         return builtin(group, node).check(node)
     if group == "data":
-        return check_target("data", node, shared_keys=groups.DATA_KEYS)
+        return check_target("data", node, shared_keys=(*groups.DATA_KEYS, "num_classes"))
     if group == "model":
         return check_target("model", node, provided=groups.MODEL_CONTEXT)
     if group == "init":  # called on each weight: fn(weight, **arguments)

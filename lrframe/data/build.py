@@ -99,7 +99,7 @@ def _split(dataset: Any, node: dict) -> tuple[Any, Any]:
 def user_data(plan: Plan) -> Data:
     """``data._target_``: a LightningDataModule, a (train, val) pair of datasets, or one dataset."""
     node = plan.config["data"]
-    made = build_target("data", node, shared_keys=DATA_KEYS)
+    made = build_target("data", node, shared_keys=(*DATA_KEYS, "num_classes"))
     if hasattr(made, "train_dataloader") and hasattr(made, "setup"):  # a LightningDataModule
         made.prepare_data()
         made.setup("fit")

@@ -27,7 +27,7 @@ def _check_known(node: dict, known: dict) -> None:
     params = parameters("model", node)
     for name, value in known.items():
         p = params.get(name)
-        if value is None and p is not None and p.default is p.empty and name not in node:
+        if value is None and p is not None and p.default is p.empty and node.get(name) is None:
             raise ConfigError(f"model.{name}", None, "missing; the data does not say it (set data.num_classes "
                                                      f"in your data config, or model.{name})")
 

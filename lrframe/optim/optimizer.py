@@ -5,7 +5,9 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from lrframe.config.groups import OPTIMIZERS
+from lrframe.config.groups import OPTIMIZER_KEYS, OPTIMIZERS
+from lrframe.config.registry import is_target
+from lrframe.config.targets import build_target
 from lrframe.config.patterns import assign
 
 #: layers whose every parameter (scale and shift) is exempt from weight decay, as biases are
@@ -34,7 +36,8 @@ def param_groups(model: nn.Module, node: dict, lr: float) -> list[dict]:
     params = {name: p for name, p in model.named_parameters() if p.requires_grad}
     multipliers = node["lr_multipliers"] or {}
     pattern_of = assign(list(params), multipliers)
-    exempt = no_decay_names(model) if node["no_decay_bias_and_norm"] and node["weight_decay"] > 0 else set()
+    decay = node.get("weight_decay") or 0
+    exempt = no_decay_names(model) if node["no_decay_bias_and_norm"] and decay > 0 else set()
     groups = []
     for pattern in (None, *multipliers):
         multiplier = 1.0 if pattern is None else multipliers[pattern]
@@ -55,6 +58,9 @@ def build_optimizer(model: nn.Module, node: dict, lr: float) -> torch.optim.Opti
     finder's suggestion), so the optimizer never sees ``optimizer.lr`` directly. It is also the
     optimizer's default lr (``optimizer.defaults["lr"]``), which groups with a multiplier exceed.
     """
+    groups = param_groups(model, node, lr)
+    if is_target(node):  # any torch.optim.Optimizer: params and lr from lrframe, the rest from the node
+        return build_target("optimizer", node, own_keys=(*OPTIMIZER_KEYS, "lr"), provided={"params": groups, "lr": lr})
     class_name, arguments = OPTIMIZERS[node["name"]]
     kwargs = {key: tuple(node[key]) if key == "betas" else node[key] for key in arguments if key != "lr"}
-    return getattr(torch.optim, class_name)(param_groups(model, node, lr), lr=lr, **kwargs)
+    return getattr(torch.optim, class_name)(groups, lr=lr, **kwargs)

@@ -2,7 +2,7 @@
 
 The model, initialization, data, batch size, gradient accumulation and optimizer come from the
 same builders as ``task=fit`` (``lrframe.training.pieces.build``, ``build_optimizer``), seeded as
-``task=fit`` seeds them; a plain torch loop (``lrframe.lr_find.loop``) replaces Lightning's, so the
+``task=fit`` seeds them; a plain torch loop (``lrframe.range_test.loop``) replaces Lightning's, so the
 test imports no Lightning. A run directory gets ``lr_find.csv`` (``lr,loss,smoothed_loss`` per
 step), ``lr_find.png``, ``lr_find.json`` (the suggestion and every method's value) and the figure
 in TensorBoard; no checkpoints. Random state is restored afterwards, so a ``task=fit`` run that
@@ -24,9 +24,9 @@ import torch
 
 from lrframe.config.validate import RANGE_TEST_PRECISIONS, Plan, check_schedule
 from lrframe.config.errors import ConfigError
-from lrframe.lr_find.loop import preserved_random_state, range_test, seed_everything
+from lrframe.range_test.loop import preserved_random_state, range_test, seed_everything
 from lrframe.optim.optimizer import build_optimizer
-from lrframe.lr_find.range_test import NoSuggestion, Recorder, Suggestions, ramp, suggest
+from lrframe.range_test.arithmetic import NoSuggestion, Recorder, Suggestions, ramp, suggest
 from lrframe.training.pieces import build
 
 

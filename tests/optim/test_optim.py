@@ -12,10 +12,10 @@ from conftest import fit_in_process, make_plan, read_metrics, read_scalars
 from lrframe.config.groups import OPTIMIZERS
 from lrframe.data.datasets import load_split
 from lrframe.config.errors import ConfigError
-from lrframe.lr_find.loop import range_test
+from lrframe.range_test.loop import range_test
 from lrframe.models.mlp import mlp
 from lrframe.optim.optimizer import build_optimizer
-from lrframe.lr_find.range_test import ramp
+from lrframe.range_test.arithmetic import ramp
 
 
 @cache

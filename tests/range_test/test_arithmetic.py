@@ -7,7 +7,7 @@ import random
 import pytest
 import torch
 
-from lrframe.lr_find.range_test import (MIN_STEPS, NoSuggestion, Recorder, SmoothedLoss, minimum, ramp, steepest, suggest,
+from lrframe.range_test.arithmetic import (MIN_STEPS, NoSuggestion, Recorder, SmoothedLoss, minimum, ramp, steepest, suggest,
                                 valley)
 
 
@@ -183,6 +183,6 @@ def test_a_curve_without_a_descent_has_no_suggestion(shape):
 def test_the_docstring_examples_run():
     import doctest
 
-    import lrframe.lr_find.range_test
+    import lrframe.range_test.arithmetic
 
-    assert doctest.testmod(lrframe.lr_find.range_test).failed == 0
+    assert doctest.testmod(lrframe.range_test.arithmetic).failed == 0

@@ -8,7 +8,7 @@ state of Python, NumPy and torch are exactly what they were before (the test may
 numbers, e.g. for dropout): a run that follows sees no trace of it.
 
     >>> import torch
-    >>> from lrframe.lr_find.range_test import ramp
+    >>> from lrframe.range_test.arithmetic import ramp
     >>> model = torch.nn.Linear(4, 3)
     >>> optimizer = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
     >>> batches = [(torch.randn(8, 4), torch.randint(0, 3, (8,))) for _ in range(5)]
@@ -30,7 +30,7 @@ import torch
 import torch.nn.functional as F
 from torch.utils._pytree import tree_map
 
-from lrframe.lr_find.range_test import Recorder
+from lrframe.range_test.arithmetic import Recorder
 
 Batch = tuple[torch.Tensor, torch.Tensor]
 
@@ -89,10 +89,10 @@ def range_test(model: torch.nn.Module, optimizer: torch.optim.Optimizer, batches
                autocast_dtype: torch.dtype | None = None) -> Recorder:
     """Train one optimizer step at each lr of ``lrs``; returns the recorded curve.
 
-    lrs:            the ramp (``lrframe.lr_find.range_test.ramp``). The lr of step ``i`` is the optimizer's
+    lrs:            the ramp (``lrframe.range_test.arithmetic.ramp``). The lr of step ``i`` is the optimizer's
                     base lr: a parameter group whose lr is ``k`` times ``optimizer.defaults["lr"]``
                     gets ``k * lrs[i]``, so the ratios between groups are kept.
-    smoothing, diverge_factor: the EMA's beta and the stop rule (``lrframe.lr_find.range_test.Recorder``).
+    smoothing, diverge_factor: the EMA's beta and the stop rule (``lrframe.range_test.arithmetic.Recorder``).
     loss_fn:        ``loss_fn(model(x), y)``, averaged over the batch.
     batch_loss:     instead of ``loss_fn``, the loss of a whole batch as it comes (a LightningModule's
                     ``training_step``); its tensors are moved to the model's device first.

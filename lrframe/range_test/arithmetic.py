@@ -1,7 +1,7 @@
 """The arithmetic of the LR range test (Smith 2017, "Cyclical Learning Rates"; fastai's ``lr_find``).
 
 Torch-free: the lr ramp, the smoothed loss, the divergence stop and the suggestions are pure
-functions of numbers, tested on synthetic curves (``lrframe.lr_find.loop`` runs the training steps).
+functions of numbers, tested on synthetic curves (``lrframe.range_test.loop`` runs the training steps).
 
 Over ``N`` optimizer steps the lr rises from ``start`` to ``end``::
 

@@ -11,9 +11,9 @@ import torch.nn.functional as F
 
 from lrframe.data.batches import Batches
 from lrframe.data.datasets import load_split
-from lrframe.lr_find.loop import range_test, windows
+from lrframe.range_test.loop import range_test, windows
 from lrframe.models.mlp import mlp
-from lrframe.lr_find.range_test import ramp
+from lrframe.range_test.arithmetic import ramp
 
 
 @pytest.fixture(scope="module")
@@ -189,6 +189,6 @@ def test_bf16_autocast_runs_the_forward_pass_in_bfloat16(digits):
 def test_the_docstring_example_runs():
     import doctest
 
-    import lrframe.lr_find.loop
+    import lrframe.range_test.loop
 
-    assert doctest.testmod(lrframe.lr_find.loop).failed == 0
+    assert doctest.testmod(lrframe.range_test.loop).failed == 0

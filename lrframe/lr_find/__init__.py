@@ -1,1 +1,0 @@
-"""The LR range test: its arithmetic (torch-free) and its training loop."""
