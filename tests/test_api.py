@@ -74,3 +74,15 @@ def digits_batches():
     from lrframe.data.build import build_data
 
     return build_data(make_plan())[0].train
+
+
+def test_the_documented_plain_loop_example_runs_and_anneals_to_zero():
+    from conftest import REPO
+
+    text = (REPO / "docs" / "bring-your-own.md").read_text()
+    code = text.split("```python\n", 1)[1].split("```", 1)[0]
+    namespace: dict = {}
+    exec(compile(code, "docs/bring-your-own.md", "exec"), namespace)  # noqa: S102 - our own documentation
+    optimizer = namespace["optimizer"]
+    assert optimizer.param_groups[0]["lr"] == pytest.approx(0.0, abs=1e-12)  # cosine's end after 1000 steps
+    assert namespace["scheduler"].last_epoch == 1000

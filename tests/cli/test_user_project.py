@@ -2,6 +2,7 @@
 and ``conf/{model,data,module}/*.yaml`` (tests/fixtures/user_project, copied to a temporary folder),
 run with the installed ``lrframe`` console script from that folder, as a user runs it."""
 
+import json
 import os
 import shutil
 import signal
@@ -123,3 +124,15 @@ def test_bad_inputs_are_one_line_each(project):
     for args, expected in cases.items():
         line = one_error_line(lrframe(project, *args, "hydra.run.dir=bad"))
         assert expected in line, (args, line)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("choice", ["model=my_cnn", "module=classifier"])
+def test_lr_find_tests_the_users_own_model_and_module_via_train_py_config_dir(project, choice):
+    # python train.py from the user's folder: --config-dir adds its conf/, the folder is importable
+    result = subprocess.run([sys.executable, str(REPO / "train.py"), "--config-dir", str(project / "conf"),
+                             choice, "task=lr_find", "hydra.run.dir=find"], cwd=project, capture_output=True,
+                            text=True, timeout=300, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert result.returncode == 0, result.stderr
+    found = json.loads((project / "find" / "lr_find.json").read_text())
+    assert found["steps_run"] > 20 and 1e-5 < found["suggestion"] < 10
