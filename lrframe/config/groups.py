@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from lrframe.config.errors import ConfigError, boolean, choice, integer, known_keys, number
+from lrframe.config.errors import ConfigError, boolean, choice, integer, known_keys, number, text
 from lrframe.config.registry import register
 from lrframe.data import datasets
 
@@ -32,6 +32,18 @@ register("data", "diabetes", build="lrframe.data.build:builtin_arrays",
          check=_data_check(("num_targets",), lambda node: datasets.LENGTHS["diabetes"]))
 register("data", "npz", build="lrframe.data.build:builtin_arrays",
          check=_data_check(("path",), lambda node: datasets.npz_length(node["path"])))
+
+
+def _text_windows(node: dict) -> int:
+    from lrframe.data.text import window_count
+
+    if node.get("path") is not None:
+        text("data.path", node["path"])
+    return window_count({**node, "block_size": integer("data.block_size", node.get("block_size"), ge=1)})
+
+
+register("data", "text", build="lrframe.data.build:builtin_text",
+         check=_data_check(("path", "block_size"), _text_windows))
 
 # ---- model ------------------------------------------------------------------------------------
 
@@ -62,6 +74,19 @@ def _check_mlp(node: dict) -> list[str]:
 
 
 register("model", "mlp", build="lrframe.models.mlp:build", check=_check_mlp)
+
+
+def _model_check(name: str, positive: tuple[str, ...], rest: tuple[str, ...] = ()):
+    def check(node: dict) -> None:
+        known_keys(node, ("name", *positive, *rest), f"model={name}", "model")
+        for key in positive:
+            integer(f"model.{key}", node.get(key), ge=1)
+    return check
+
+
+register("model", "cnn", build="lrframe.models.cnn:build", check=_model_check("cnn", ("channels", "image_size")))
+register("model", "transformer", build="lrframe.models.transformer:build",
+         check=_model_check("transformer", ("block_size", "d_model", "n_layers", "n_heads"), ("dropout",)))
 
 # ---- init -------------------------------------------------------------------------------------
 

@@ -293,11 +293,11 @@ def validate(cfg: Any) -> Plan:
     boolean("resume_allow_changes", cfg.get("resume_allow_changes"))
     _check_data_keys(cfg["data"])
     checked = {group: _check_group(group, cfg[group]) for group in REGISTERED}
-    if not is_target(cfg["model"]) and not is_target(cfg["optimizer"]):
+    if isinstance(checked["model"], list):  # model=mlp names its parameters before it is built
         from lrframe.config.patterns import assign
 
-        assign(checked["model"], cfg["optimizer"].get("lr_multipliers"))  # the MLP's parameter names
-    else:  # a user's model: the names are checked when it is built
+        assign(checked["model"], cfg["optimizer"].get("lr_multipliers"))
+    else:  # other models: the names are checked when the model is built
         from lrframe.config.patterns import check_multipliers
 
         check_multipliers(cfg["optimizer"].get("lr_multipliers"))

@@ -66,6 +66,19 @@ def builtin_arrays(plan: Plan) -> Data:
     return Data(train, val, split.num_features, split.num_classes, split.num_targets)
 
 
+def builtin_text(plan: Plan) -> Data:
+    """data=text: next-character windows of a text, sliced from in-memory tensors."""
+    from lrframe.data.text import windows
+
+    data = plan.config["data"]
+    text = windows(data)
+    train = Batches(torch.from_numpy(text.x_train), torch.from_numpy(text.y_train), batch_size=data["batch_size"],
+                    seed=plan.config["seed"], shuffle=data["shuffle"], drop_last=data["drop_last"])
+    val = Batches(torch.from_numpy(text.x_val), torch.from_numpy(text.y_val), batch_size=data["val_batch_size"])
+    vocabulary = len(text.vocabulary)
+    return Data(train, val, None, vocabulary, vocabulary)
+
+
 def own_order(loader: Any, plan: Plan) -> Any:
     """A plain DataLoader over a map-style dataset, re-created with lrframe's resumable order
     (``shuffle`` kept, the order seeded by ``seed``); any other loader as it is."""

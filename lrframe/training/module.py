@@ -47,6 +47,11 @@ class TrainingModule(pl.LightningModule):
         else:
             super().__setattr__(name, value)
 
+    @property
+    def metric_names(self) -> list[str]:
+        """``val/loss`` and the metrics' names, as logged."""
+        return ["val/loss", *self.metrics.keys(keep_base=False)]
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.model(x)
 

@@ -35,8 +35,10 @@ class Pieces:
 
     @property
     def monitor(self) -> tuple[str, str]:
-        """The metric that says how good the run is, and whether higher (max) or lower (min) is better."""
-        return MONITOR[self.kind] if self.own_module else MONITOR["values"]
+        """The metric that says how good the run is, and whether higher (max) or lower (min) is better:
+        val/acc where it is measured (class labels), else val/loss."""
+        measured = self.own_module and f"{MONITOR['labels'][0]}" in self.module.metric_names
+        return MONITOR["labels"] if measured else MONITOR["values"]
 
     @property
     def lr(self) -> float | None:

@@ -1,0 +1,36 @@
+"""``model=cnn``: a small convolutional net for square grey images given as flat pixel rows (digits: 8x8).
+
+    conv3x3(1 -> c) - ReLU - conv3x3(c -> c) - ReLU - maxpool2 - conv3x3(c -> 2c) - ReLU
+    - global average pool - Linear(2c -> classes)
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from lrframe.config.errors import ConfigError
+
+
+class SmallCNN(nn.Module):
+    """Flat ``(batch, size * size)`` pixels in, one logit per class out."""
+
+    def __init__(self, *, image_size: int, channels: int, num_classes: int):
+        super().__init__()
+        self.image_size = image_size
+        c = channels
+        self.features = nn.Sequential(
+            nn.Conv2d(1, c, 3, padding=1), nn.ReLU(), nn.Conv2d(c, c, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+            nn.Conv2d(c, 2 * c, 3, padding=1), nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten())
+        self.head = nn.Linear(2 * c, num_classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.features(x.reshape(-1, 1, self.image_size, self.image_size)))
+
+
+def build(node: dict, *, in_features: int | None, out_features: int | None, **context) -> SmallCNN:
+    size = node["image_size"]
+    if in_features != size * size:
+        raise ConfigError("model.image_size", size, f"{size}x{size} pixels, but the data has {in_features} features "
+                                                    "per sample")
+    return SmallCNN(image_size=size, channels=node["channels"], num_classes=out_features)
