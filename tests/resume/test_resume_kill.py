@@ -40,6 +40,8 @@ KILLED = {
     "onecycle with momentum, sgd": ("scheduler=onecycle", "warmup=none"),
     "cyclic with beta1, adam, constant warmup": ("scheduler=cyclic", "optimizer=adam", "warmup=constant"),
     "no schedule, no warmup": ("scheduler=none", "warmup=none"),
+    "cnn in bf16 mixed precision": ("model=cnn", "model.channels=8", "trainer.precision=bf16-mixed"),
+    "diabetes regression, mse, adamw": ("data=diabetes", "loss=mse", "optimizer=adamw", "data.batch_size=16"),
 }
 
 
