@@ -9,6 +9,7 @@ from lightning.pytorch.loggers import TensorBoardLogger
 
 from lrframe.training import progress
 from lrframe.training.callbacks import StepLogger
+from lrframe.sweeps.pruning import trial_callbacks
 from lrframe.resume.checkpoint import AtomicCheckpointIO, ResumePoint, resume_point
 from lrframe.config.validate import Plan
 from lrframe.data.batches import loaders
@@ -33,7 +34,7 @@ def trainer(plan: Plan, run_dir: Path, lr: float, extra_metrics: dict,
               if cfg["logger"]["name"] == "tensorboard" else False)
     record = RunRecord(run_dir, hyperparameters(plan, command_line_overrides(), lr), extra_metrics)
     step_logger = StepLogger(cfg["trainer"]["log_every_n_steps"], cfg["logger"]["step_sizes_every_n_steps"])
-    callbacks = [step_logger, *fault_tolerance(plan, run_dir, resumed), record]
+    callbacks = [step_logger, *fault_tolerance(plan, run_dir, resumed), *trial_callbacks(), record]
     show_progress = progress.wanted(cfg["trainer"]["enable_progress_bar"])
     if show_progress:
         callbacks.append(progress.ProgressLine(plan.clock.total_steps))
