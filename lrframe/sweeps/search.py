@@ -64,7 +64,7 @@ class StudyError(Exception):
 def distribution(override: Override) -> BaseDistribution | None:
     """The Optuna distribution of one sweep override; None for a plain ``key=value``.
 
-    ``interval(a, b)`` is uniform in [a, b] (integers if both ends are), ``tag(log, interval(a, b))``
+    ``interval(a, b)`` is uniform in [a, b] (``int(interval(a, b))``: integers), ``tag(log, interval(a, b))``
     log-uniform, ``choice(x, y)`` and ``x,y`` categorical, ``range(a, b[, step])`` the values Hydra's
     range gives (b excluded).
     """
@@ -122,12 +122,12 @@ def explain(described: str | None) -> str:
 def open_storage(url: str | None) -> optuna.storages.BaseStorage | None:
     """Optuna's RDB storage at a SQLAlchemy URL (None: in memory), or StudyError in one line.
 
-    SQLite waits up to a minute for a lock (workers write one row at a time); two workers that
-    create the schema of a new file at the same moment retry.
+    SQLite waits up to a minute for a lock (workers write one row at a time); workers that create
+    the schema of a new database at the same moment (one of them fails on a duplicate row) retry.
     """
     if url is None:
         return None
-    from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError
+    from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
 
     where = f"hydra.sweeper.storage={show(url)}"
     sqlite = str(url).startswith("sqlite")
@@ -141,10 +141,11 @@ def open_storage(url: str | None) -> optuna.storages.BaseStorage | None:
         except ImportError:
             raise StudyError(f"{where}: its database driver is not installed (PostgreSQL: "
                              "pip install 'psycopg[binary]', with a postgresql+psycopg:// URL)") from None
-        except OperationalError as error:
+        except DBAPIError as error:
             reason = " ".join(str(getattr(error, "orig", error)).split())
-            if sqlite and attempt < 9 and ("locked" in reason or "already exists" in reason):
-                time.sleep(0.2 * (attempt + 1))  # another worker is creating the schema
+            racing = any(word in reason.lower() for word in ("locked", "already exists", "unique", "duplicate"))
+            if racing and attempt < 9:  # another worker is creating the schema of a new database
+                time.sleep(0.2 * (attempt + 1))
                 continue
             raise StudyError(f"{where}: cannot open the database: {reason}") from None
         except Exception as error:  # noqa: BLE001 - e.g. a schema of another Optuna: still one line
