@@ -1,10 +1,15 @@
 """lrframe's Optuna sweeper: the search space, storages and studies, shared studies, pruning."""
 
 import csv
+import glob
 import json
 import os
+import shutil
+import socket
 import subprocess
 import sys
+import tempfile
+from pathlib import Path
 
 import optuna
 import pytest
@@ -86,11 +91,39 @@ def summary_rows(sweep):
         return list(csv.DictReader(file))
 
 
+@pytest.fixture(scope="module")
+def postgresql(tmp_path_factory):
+    """A PostgreSQL server of its own on 127.0.0.1 (skipped where PostgreSQL is not installed)."""
+    pytest.importorskip("psycopg")
+    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb")) or [shutil.which("initdb")]
+    if not found[-1]:
+        pytest.skip("no PostgreSQL server here (apt-get install postgresql)")
+    bin_dir = Path(found[-1]).parent
+    as_user = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []  # initdb refuses root
+    # not under pytest's tmp_path, which only its owner may enter
+    data = Path(tempfile.mkdtemp(prefix="lrframe-pg-")) if as_user else tmp_path_factory.mktemp("pgdata")
+    if as_user:
+        shutil.chown(data, "postgres")
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    subprocess.run([*as_user, bin_dir / "initdb", "-D", data, "-A", "trust", "-U", "lrframe"], check=True,
+                   capture_output=True)
+    subprocess.run([*as_user, bin_dir / "pg_ctl", "-D", data, "-w", "-l", data / "log", "-o",
+                    f"-p {port} -k {data} -c listen_addresses=127.0.0.1", "start"], check=True, capture_output=True)
+    subprocess.run([*as_user, bin_dir / "createdb", "-h", "127.0.0.1", "-p", str(port), "-U", "lrframe", "studies"],
+                   check=True, capture_output=True)
+    yield f"postgresql+psycopg://lrframe@127.0.0.1:{port}/studies"
+    subprocess.run([*as_user, bin_dir / "pg_ctl", "-D", data, "-m", "immediate", "stop"], capture_output=True)
+    shutil.rmtree(data, ignore_errors=True)
+
+
 @pytest.mark.slow
-def test_two_processes_share_one_sqlite_study(tmp_path):
+@pytest.mark.parametrize("database", ["sqlite", "postgresql"])
+def test_two_processes_share_one_study(database, tmp_path, request):
     """Two workers started at once: one study, trials numbered without gaps, each complete, reported
     every epoch, each in its own job directory; the summary lists the whole study."""
-    url = f"sqlite:///{tmp_path / 'study.db'}"
+    url = f"sqlite:///{tmp_path / 'study.db'}" if database == "sqlite" else request.getfixturevalue("postgresql")
     sweep = tmp_path / "sweep"
     command = [sys.executable, str(REPO / "train.py"), "-m", "hparams_search=optuna_lr", SAFE_LR,
                "hydra.sweeper.n_trials=2", "trainer.max_epochs=2", f"hydra.sweeper.storage={url}",
