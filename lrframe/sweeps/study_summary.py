@@ -90,8 +90,10 @@ class StudySummary(Callback):
         from lrframe.sweeps.search import Search
 
         search = Search.latest
-        if search is None or search.study is None:
-            return
+        if search is None or search.study is None:  # another sweeper ran (hydra/sweeper=basic): a grid's summary
+            from lrframe.sweeps.sweep import SweepSummary
+
+            return SweepSummary().on_multirun_end(config, **kwargs)
         sweep_dir = Path(config.hydra.sweep.dir)
         sweep_dir.mkdir(parents=True, exist_ok=True)
         rows = study_rows(search.study, sweep_dir)
