@@ -140,8 +140,10 @@ def precheck(argv: list[str], config_dir: Path) -> None:
         if grid is None:  # a search: its sweeper samples values of the config's keys (hparams_search=...)
             from lrframe.sweeps.sweep import check_search_space
 
-            check(overrides, config_dir)
-            check_search_space(compose_config(overrides, config_dir, with_hydra=True))
+            fixed = [o.input_line for o in OverridesParser.create().parse_overrides(overrides)
+                     if not o.is_sweep_override()]  # the command line's own intervals are sampled too
+            check(fixed, config_dir)
+            check_search_space(compose_config(fixed, config_dir, with_hydra=True))
         for job in grid or []:
             check(job, config_dir)
     except (ConfigError, HydraException) as error:

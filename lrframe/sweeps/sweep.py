@@ -1,7 +1,8 @@
 """Sweeps (``python train.py -m ...``): a record of every job, a summary at the end, threads per job.
 
 Every job of a multirun runs through ``run_job``. It records the job's outcome in
-``<job dir>/job.json`` (status ``running``, then ``completed`` or ``failed`` with a one-line error;
+``<job dir>/job.json`` (status ``running``, then ``completed`` or ``failed`` with a one-line error; ``pruned`` when
+its search's pruner stopped it early (``lrframe.sweeps.pruning``);
 ``interrupted`` when SIGTERM/SIGINT stops the job, which stops the sweep) and does not let a
 failure end the sweep: the other jobs run and keep their results. (Hydra's
 sweepers re-raise a failed job's exception after its batch, and then skip ``on_multirun_end``;
@@ -29,6 +30,7 @@ from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, OmegaConf
 
 from lrframe.config.errors import ConfigError, Interrupted, message_of
+from lrframe.sweeps import trial
 from lrframe.tasks import METRICS_FILE, read_metrics
 
 log = logging.getLogger(__name__)
@@ -109,12 +111,17 @@ def run_job(task: Callable[[], float | None]) -> float | None:
     value = None
     try:
         value = task()
+        trial.raise_if_pruned()
         record["status"] = "completed"
     except Interrupted as error:  # SIGTERM/SIGINT: the checkpoint is saved; the whole sweep stops
         record.update(status="interrupted", error=str(error), seconds=round(time.perf_counter() - started, 3))
         _write_record(run_dir, record)
         raise
     except Exception as error:  # noqa: BLE001 - every failure is recorded; the sweep goes on
+        if trial.is_pruned(error):  # stopped early by its search's pruner: the sweeper tells the study
+            record.update(status="pruned", error=str(error), seconds=round(time.perf_counter() - started, 3))
+            _write_record(run_dir, record)
+            raise
         record.update(status="failed", error=one_line(error))
         if message_of(error) is not None:
             log.error(f"job {hydra.job.num} failed: {record['error']}")
@@ -223,9 +230,10 @@ def write_figure(path: Path, sweep_dir: Path, rows: list[dict]) -> bool:
         scale = per_epoch if in_epochs else 1
         for ax, tag in zip(axes, CURVES):
             points = curves.get(tag, [])
-            failed = next(row for row in rows if row["job"] == job)["status"] != "completed"
+            status = next(row for row in rows if row["job"] == job)["status"]  # failed, or a search's pruned
             ax.plot([step / scale for step, _ in points], [value for _, value in points],
-                    linestyle="--" if failed else "-", label=names[job] + (" (failed)" if failed else ""))
+                    linestyle="-" if status == "completed" else "--",
+                    label=names[job] + ("" if status == "completed" else f" ({status})"))
     for ax, tag in zip(axes, CURVES):
         ax.set_title(tag)
         ax.set_xlabel("epoch" if in_epochs else "optimizer step")

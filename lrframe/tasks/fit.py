@@ -10,6 +10,7 @@ from lightning.pytorch.loggers import TensorBoardLogger
 
 from lrframe.training import progress
 from lrframe.training.callbacks import ObserveMetrics, StepLogger
+from lrframe.sweeps.pruning import trial_callbacks
 from lrframe.resume.checkpoint import AtomicCheckpointIO, ResumePoint, resume_point
 from lrframe.config.validate import Plan
 from lrframe.resume.fault_tolerance import fault_tolerance, lightning_limits
@@ -36,7 +37,7 @@ def trainer(plan: Plan, run_dir: Path, lr: float, extra_metrics: dict,
     record = RunRecord(run_dir, hyperparameters(plan, command_line_overrides(), lr), extra_metrics, monitor)
     step_logger = StepLogger(cfg["trainer"]["log_every_n_steps"], cfg["logger"]["step_sizes_every_n_steps"],
                              {"effective_lr": lr, "global_batch": plan.global_batch})
-    callbacks = [step_logger, *fault_tolerance(plan, run_dir, resumed), ObserveMetrics(), record]
+    callbacks = [step_logger, *fault_tolerance(plan, run_dir, resumed), ObserveMetrics(), *trial_callbacks(monitor[0]), record]
     show_progress = progress.wanted(cfg["trainer"]["enable_progress_bar"])
     if show_progress:
         callbacks.append(progress.ProgressLine(plan.clock.total_steps))
