@@ -11,10 +11,12 @@ PYTEST_ARGS ?=
 setup: $(STAMP)
 
 # Reinstall only when the declared dependencies or their pins change.
-$(STAMP): pyproject.toml constraints.txt
+$(STAMP): pyproject.toml constraints.txt Makefile
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet --constraint constraints.txt --editable '.[dev]'
+	# replaced by lrframe's own Optuna sweeper (its configs would shadow ours in an older .venv)
+	$(PY) -m pip uninstall --quiet --yes hydra-optuna-sweeper 2>/dev/null || true
 	touch $(STAMP)
 
 train: setup
