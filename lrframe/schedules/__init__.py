@@ -13,9 +13,10 @@ from lrframe.schedules.cyclic import cyclic, onecycle
 from lrframe.schedules.exponential import exponential, inverse_time, natural_exp
 from lrframe.schedules.lambdas import lambda_lr, multiplicative
 from lrframe.schedules.plateau import plateau
-from lrframe.schedules.polynomial import linear, polynomial
+from lrframe.schedules.polynomial import linear, poly, polynomial
 from lrframe.schedules.run import RunSchedule, build_run_schedule
 from lrframe.schedules.step import multistep, piecewise, step
+from lrframe.schedules.tanh import tanh
 from lrframe.schedules.transformer import inverse_sqrt, noam
 from lrframe.schedules.wsd import wsd
 
@@ -41,6 +42,9 @@ CATALOGUE = {
     "inverse_time": inverse_time,
     "polynomial": polynomial,
     "noam": noam,
+    # timm.scheduler, with timm's argument names (its cosine is cosine_restarts, which takes its cycle keys)
+    "poly": poly,
+    "tanh": tanh,
     # modern
     "inverse_sqrt": inverse_sqrt,
     "wsd": wsd,
