@@ -4,6 +4,8 @@ Every entry is a pure-Python constructor (no torch): config validation builds th
 bad argument is reported before torch is imported, and ``task=preview`` evaluates it directly.
 """
 
+from lrframe.schedules.aliases import (constant_with_warmup, cosine_with_min_lr, cosine_with_restarts,
+                                       warmup_stable_decay)
 from lrframe.schedules.base import Schedule, join, schedule
 from lrframe.schedules.clock import Clock
 from lrframe.schedules.composite import chained, sequential
@@ -49,6 +51,11 @@ CATALOGUE = {
     "inverse_sqrt": inverse_sqrt,
     "wsd": wsd,
     "none": unscheduled,
+    # transformers' get_scheduler names, with its keys (cosine, inverse_sqrt, polynomial: the entries above)
+    "constant_with_warmup": constant_with_warmup,
+    "cosine_with_restarts": cosine_with_restarts,
+    "cosine_with_min_lr": cosine_with_min_lr,
+    "warmup_stable_decay": warmup_stable_decay,
 }
 
 
