@@ -13,7 +13,6 @@ floor = ``lr_min``; torch's CosineAnnealingWarmRestarts is the cosine with decay
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from typing import Any
 

@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from conftest import fit_in_process, make_plan, read_scalars
-from curves import LR, TOTAL, dummy_optimizer, node, ours
+from curves import TOTAL, dummy_optimizer, node, ours
 
 from lrframe.errors import ConfigError
 from lrframe.lr_scheduler import ScheduledLR
@@ -126,11 +126,13 @@ def test_bad_noise_keys_are_one_line_errors(keys, message):
     assert str(error.value).startswith(message) and "\n" not in str(error.value)
 
 
-def test_noise_keys_on_a_node_without_them_need_noise_pct_when_the_noise_is_on():
-    # a part of sequential may leave the noise keys out; turning it on without the others names what is missing
+def test_a_node_without_the_noise_keys_is_noiseless_and_turning_it_on_names_what_is_missing():
+    # a part of sequential, or a config from before the keys existed, may leave them out
+    assert relative_noise(noise_range_t=None) == [0.0] * TOTAL
+    assert ours(node("cosine_restarts", "step", "step", **CLEAN))[0] == ours(
+        node("cosine_restarts", "step", "step", **CLEAN, **noise_keys(noise_range_t=None)))[0]
     with pytest.raises(ConfigError, match=r"^scheduler.noise_type=null: expected one of normal, uniform"):
         ours(node("cosine_restarts", "step", "step", **CLEAN, noise_range_t=5))
-    assert LR  # the noiseless curve needs none of them
 
 
 @pytest.mark.slow
