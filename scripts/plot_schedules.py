@@ -27,12 +27,14 @@ FAMILIES = {
     "polynomial and linear": [("polynomial", ()), ("polynomial", ("scheduler.power=2.0",)),
                               ("polynomial", ("scheduler.unit=epoch", "scheduler.decay_steps=5",
                                               "scheduler.cycle=true")),
-                              ("linear", ()), ("constant", ())],
+                              ("linear", ()), ("constant", ()), ("poly", ()), ("tanh", ())],
     "cosine": [("cosine", ()), ("cosine_restarts", ()), ("cosine_restarts", ("scheduler.T_0=2", "scheduler.T_mult=2")),
-               ("wsd", ())],
+               ("wsd", ()), ("cosine_with_restarts", ("scheduler.num_cycles=3",)), ("cosine_with_min_lr", ()),
+               ("warmup_stable_decay", ())],
     "cyclical": [("cyclic", ()), ("cyclic", ("scheduler.mode=triangular2",)), ("onecycle", ())],
     "transformer and composite": [("noam", ("scheduler.warmup_steps=46", "scheduler.d_model=0.021739130434782608")),
-                                  ("inverse_sqrt", ("scheduler.timescale=23",)), ("sequential", ()), ("chained", ())],
+                                  ("inverse_sqrt", ("scheduler.timescale=23",)), ("sequential", ()), ("chained", ()),
+                                  ("constant_with_warmup", ())],
 }
 
 

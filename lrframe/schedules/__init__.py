@@ -4,6 +4,8 @@ Every entry is a pure-Python constructor (no torch): config validation builds th
 bad argument is reported before torch is imported, and ``task=preview`` evaluates it directly.
 """
 
+from lrframe.schedules.aliases import (constant_with_warmup, cosine_with_min_lr, cosine_with_restarts,
+                                       warmup_stable_decay)
 from lrframe.schedules.base import Schedule, join, schedule
 from lrframe.schedules.clock import Clock
 from lrframe.schedules.composite import chained, sequential
@@ -13,9 +15,10 @@ from lrframe.schedules.cyclic import cyclic, onecycle
 from lrframe.schedules.exponential import exponential, inverse_time, natural_exp
 from lrframe.schedules.lambdas import lambda_lr, multiplicative
 from lrframe.schedules.plateau import plateau
-from lrframe.schedules.polynomial import linear, polynomial
+from lrframe.schedules.polynomial import linear, poly, polynomial
 from lrframe.schedules.run import RunSchedule, build_run_schedule
 from lrframe.schedules.step import multistep, piecewise, step
+from lrframe.schedules.tanh import tanh
 from lrframe.schedules.transformer import inverse_sqrt, noam
 from lrframe.schedules.wsd import wsd
 
@@ -41,10 +44,18 @@ CATALOGUE = {
     "inverse_time": inverse_time,
     "polynomial": polynomial,
     "noam": noam,
+    # timm.scheduler, with timm's argument names (its cosine is cosine_restarts, which takes its cycle keys)
+    "poly": poly,
+    "tanh": tanh,
     # modern
     "inverse_sqrt": inverse_sqrt,
     "wsd": wsd,
     "none": unscheduled,
+    # transformers' get_scheduler names, with its keys (cosine, inverse_sqrt, polynomial: the entries above)
+    "constant_with_warmup": constant_with_warmup,
+    "cosine_with_restarts": cosine_with_restarts,
+    "cosine_with_min_lr": cosine_with_min_lr,
+    "warmup_stable_decay": warmup_stable_decay,
 }
 
 

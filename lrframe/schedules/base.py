@@ -12,24 +12,31 @@ A schedule may also carry ``momentum(t)`` (cyclic momentum) and, when it depends
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 Schedule = Callable[[float], float]
 
 
-def schedule(*, to_end: Sequence[str] = (), covers_run: Sequence[str] = (), from_warmup: Sequence[str] = ()):
+def schedule(*, to_end: Sequence[str] = (), covers_run: Sequence[str] = (), from_warmup: Sequence[str] = (),
+             extras: Mapping[str, Any] | None = None):
     """Mark a schedule constructor with the meaning of its duration arguments.
 
     to_end:      arguments that may be null, meaning "to the end of training" (after warmup).
     covers_run:  arguments that, when given, must last at least as long as the run (the curve
                  is not defined, or not meant, beyond them).
     from_warmup: arguments that may be null, meaning "as long as the warmup".
+    extras:      keys another library added to a schedule that existed without them (timm's
+                 ``k_decay`` on the cosine), each with the value that leaves the curve the original's
+                 (``k_decay: 1``). The YAML lists them with that value; a node without them (a part
+                 of ``sequential``, a config written before they existed) gets it.
     """
 
     def mark(constructor):
         constructor.to_end = tuple(to_end)
         constructor.covers_run = tuple(covers_run)
         constructor.from_warmup = tuple(from_warmup)
+        constructor.extras = dict(extras or {})
         return constructor
 
     return mark

@@ -2,7 +2,8 @@
 
 At optimizer step ``s`` with a warmup of ``W`` steps::
 
-    factor(s) = main(0) * warmup(s)      for s < W   (warmup ramps to where the main schedule starts)
+    factor(s) = main(0) * warmup(s)      for s < W   (warmup ramps to where the main schedule starts,
+                                                      or to end_factor of it; end_lr: to that lr)
     factor(s) = main(time(s - W))        for s >= W  (the main schedule from its own beginning)
 
 ``time`` maps steps to the main schedule's unit and interval (see ``clock``). The lr of every
@@ -16,7 +17,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
-from lrframe.config.errors import ConfigError, choice, integer, known_keys, number
+from lrframe.config.errors import ConfigError, choice, integer, number
+from lrframe.schedules import peers
 from lrframe.schedules import warmup as warmups
 from lrframe.schedules.base import Schedule
 from lrframe.schedules.clock import UNITS, Clock
@@ -86,14 +88,40 @@ def warmup_steps(node: dict, clock: Clock) -> int:
     return steps
 
 
-def build_warmup(node: dict, clock: Clock) -> tuple[Schedule | None, int]:
+def warmup_keys(name: str) -> tuple[str, ...]:
+    """The keys of a ``warmup=NAME`` node: the duration, and the shape's own."""
+    if name == "none":  # nothing to shape; the keys every warmup had before the shapes had their own
+        return ("name", "steps", "epochs", "start_factor")
+    shape = [key for key in inspect.signature(warmups.SHAPES[name]).parameters if key != "steps"]
+    extras = [key for key in warmups.EXTRAS if "end_factor" in shape and key not in shape]
+    return ("name", "steps", "epochs", *shape, *extras)
+
+
+def warmup_arguments(node: dict, clock: Clock) -> tuple[str, int, dict]:
+    """The warmup's name, length in optimizer steps and the shape's arguments (extras filled in)."""
     name = choice("warmup.name", node.get("name"), ("none", *warmups.SHAPES))
-    known_keys(node, ("name", "steps", "epochs", "start_factor"), f"warmup={name}", "warmup")
+    allowed = warmup_keys(name)
+    for key in node:
+        if key not in allowed:
+            raise peers.unknown_key(key, node[key], f"warmup={name}", allowed,
+                                    {shape: warmup_keys(shape) for shape in warmups.SHAPES}, "warmup")
     steps = warmup_steps(node, clock)
+    arguments = {key: node.get(key, warmups.EXTRAS.get(key)) for key in allowed
+                 if key not in ("name", "steps", "epochs")}
+    return name, steps, arguments
+
+
+def build_warmup(name: str, steps: int, arguments: dict, lr: float, start: float) -> Schedule | None:
+    """The warmup's shape; ``end_lr`` (an lr), if set, gives the ``end_factor`` of the main schedule's
+    starting factor ``start`` that the warmup ends at."""
     if name == "none" or steps == 0:
-        return None, 0
+        return None
+    arguments = dict(arguments)
+    end_lr = arguments.pop("end_lr", None)
     try:
-        return warmups.SHAPES[name](start_factor=node.get("start_factor"), steps=steps), steps
+        if end_lr is not None:
+            arguments["end_factor"] = number("end_lr", end_lr, ge=0) / (lr * start)
+        return warmups.SHAPES[name](**arguments, steps=steps)
     except ConfigError as error:
         raise error.under("warmup") from None
 
@@ -140,9 +168,17 @@ class Pieces:
         injected = dict(zip(self.INJECTED, (self.lr, self)))
         configurable = [p for p in params if p not in injected]
         where = f"scheduler={node['name']}"
-        known_keys(node, (*clock_keys, "name", *configurable), where)
+        allowed = (*clock_keys, "name", *configurable)
+        for key in node:
+            if key not in allowed:
+                options = {option: inspect.signature(c).parameters for option, c in self.catalogue.items()}
+                raise peers.unknown_key(key, node[key], where, allowed, options)
         kwargs = {name: value for name, value in injected.items() if name in params}
+        extras = getattr(constructor, "extras", {})
         for name in configurable:
+            if name not in node and name in extras:  # a key added later: absent, the original curve
+                kwargs[name] = extras[name]
+                continue
             if name not in node:
                 raise ConfigError(name, None, f"missing; {where} needs it")
             value = node[name]
@@ -167,7 +203,7 @@ def build_run_schedule(scheduler: dict, warmup: dict, clock: Clock, lr: float,
 
     Raises ConfigError with keys under ``scheduler.`` / ``warmup.``.
     """
-    warmup_fn, steps = build_warmup(warmup, clock)
+    warmup_name, steps, warmup_kwargs = warmup_arguments(warmup, clock)
     try:
         interval = choice("interval", scheduler.get("interval"), INTERVALS)
         unit = scheduler.get("unit") or interval
@@ -179,8 +215,9 @@ def build_run_schedule(scheduler: dict, warmup: dict, clock: Clock, lr: float,
         main = constructor(**arguments)
     except ConfigError as error:
         raise error.under("scheduler") from None
-    if warmup_fn is not None and main(0) == 0:
+    if warmup_name != "none" and steps and main(0) == 0:
         raise ConfigError("warmup.name", warmup["name"], f"warms up to where the schedule starts, and "
                           f"scheduler={scheduler['name']} starts at 0 (it warms up by itself); expected warmup=none")
+    warmup_fn = build_warmup(warmup_name, steps, warmup_kwargs, lr, main(0))
     resolved = {name: value for name, value in arguments.items() if name not in Pieces.INJECTED}
     return RunSchedule(main, clock.timer(unit, interval), warmup_fn, steps, resolved)

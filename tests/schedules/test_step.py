@@ -64,7 +64,8 @@ def test_step_of_epochs_evaluated_every_step_changes_exactly_at_the_epoch_bounda
     (dict(name="multistep", milestones=[3, 2], gamma=0.1), "scheduler.milestones=[3,2]: expected strictly increasing"),
     (dict(name="piecewise", boundaries=[2], values=[0.1]), "scheduler.values=[0.1]: expected a list of 2 learning"),
     (dict(name="step", step_size=0, gamma=0.1), "scheduler.step_size=0: expected a number > 0"),
-    (dict(name="step", step_size=2, gamma=0.1, T_max=3), "scheduler.T_max=3: unknown key for scheduler=step"),
+    (dict(name="step", step_size=2, gamma=0.1, T_max=3),
+     "scheduler.T_max=3: torch's key, not taken by scheduler=step (scheduler=cosine takes it); allowed: interval"),
     (dict(name="step", step_size=2), "scheduler.gamma=null: missing; scheduler=step needs it"),
 ])
 def test_bad_arguments_are_one_line_errors_naming_the_key(scheduler, message):

@@ -59,3 +59,70 @@ def test_bad_warmups_are_one_line_errors(warmup, message):
 def test_warmup_in_epochs_counts_optimizer_steps():
     lrs = ours(EXPONENTIAL, warmup={"name": "linear", "steps": None, "epochs": 2, "start_factor": 0.0})[0]
     assert lrs[13] == pytest.approx(LR * 13 / 14) and lrs[14] == pytest.approx(LR) and not math.isclose(lrs[12], LR)
+
+
+@pytest.mark.parametrize("warmup_steps", [1, 5, 20])
+@pytest.mark.parametrize("start_lr, end_lr", [(0.0, 0.05), (0.01, 0.2), (0.02, 0.02)])
+def test_linear_warmup_with_its_own_end_lr_equals_paddle_linear_warmup(warmup_steps, start_lr, end_lr):
+    # Paddle's LinearWarmup(ExponentialDecay(lr, 0.95), warmup_steps, start_lr, end_lr): the ramp ends at end_lr,
+    # then the wrapped schedule starts at lr; end_lr directly, or as end_factor = end_lr / lr
+    expected = [paddle_linear_warmup(s, warmup_steps=warmup_steps, start_lr=start_lr, end_lr=end_lr,
+                                     inner=lambda t: LR * 0.95 ** t) for s in range(TOTAL)]
+    by_lr = {"name": "linear", "steps": warmup_steps, "start_factor": start_lr / LR, "end_factor": 1.0, "end_lr": end_lr}
+    by_factor = {"name": "linear", "steps": warmup_steps, "start_factor": start_lr / LR, "end_factor": end_lr / LR}
+    assert ours(EXPONENTIAL, warmup=by_lr)[0] == pytest.approx(expected, rel=1e-6, abs=1e-15)
+    assert ours(EXPONENTIAL, warmup=by_factor)[0] == pytest.approx(expected, rel=1e-6, abs=1e-15)
+
+
+@pytest.mark.parametrize("shape", ["linear", "exponential", "cosine", "1-sqrt"])
+def test_end_lr_is_an_lr_even_where_the_schedule_starts_below_lr(shape):
+    # onecycle starts at max_lr / div_factor = lr / 25; the ramp still ends at end_lr itself
+    onecycle = node("onecycle", "step", "step", max_lr=None, total_steps=None, pct_start=0.3, anneal_strategy="cos",
+                    cycle_momentum=False, base_momentum=0.85, max_momentum=0.95, div_factor=25.0,
+                    final_div_factor=1e4, three_phase=False)
+    W = 10
+    lrs = ours(onecycle, warmup={"name": shape, "steps": W, "start_factor": 0.5, "end_lr": 0.01})[0]
+    p = (W - 1) / W
+    at_end = {"linear": lambda a, b: a + (b - a) * p, "exponential": lambda a, b: a * (b / a) ** p,
+              "cosine": lambda a, b: a + (b - a) * (1 - math.cos(math.pi * p)) / 2,
+              "1-sqrt": lambda a, b: a + (b - a) * (1 - math.sqrt(1 - p))}[shape]
+    assert lrs[0] == pytest.approx(0.5 * LR / 25)
+    assert lrs[W - 1] == pytest.approx(at_end(0.5 * LR / 25, 0.01), rel=1e-9)
+    assert lrs[W] == pytest.approx(LR / 25)
+
+
+@pytest.mark.parametrize("shape", ["cosine", "1-sqrt", "linear"])
+@pytest.mark.parametrize("min_lr_ratio", [0.0, 0.3])
+def test_warmup_shapes_equal_transformers_warmup_types(shape, min_lr_ratio):
+    # transformers' get_wsd_schedule warmup: factor(p) * (1 - min_lr_ratio) + min_lr_ratio, p = step / W
+    W = 16
+    lrs = ours(EXPONENTIAL, warmup={"name": shape, "steps": W, "start_factor": min_lr_ratio})[0]
+    factor = {"linear": lambda p: p, "cosine": lambda p: 0.5 * (1.0 - math.cos(math.pi * p)),
+              "1-sqrt": lambda p: 1.0 - math.sqrt(1.0 - p)}[shape]
+    expected = [LR * (factor(s / W) * (1 - min_lr_ratio) + min_lr_ratio) for s in range(W)]
+    assert lrs[:W] == pytest.approx(expected, rel=1e-9, abs=1e-15) and lrs[W] == pytest.approx(LR)
+
+
+def test_exponential_warmup_grows_geometrically_to_its_end_factor():
+    lrs = ours(EXPONENTIAL, warmup={"name": "exponential", "steps": 8, "start_factor": 0.01, "end_factor": 0.5})[0]
+    assert lrs[:8] == pytest.approx([LR * 0.01 * 50 ** (s / 8) for s in range(8)], rel=1e-9)
+
+
+@pytest.mark.parametrize("warmup, message", [
+    ({"name": "constant", "steps": 3, "start_factor": 0.1, "end_factor": 0.5},
+     "warmup.end_factor=0.5: unknown key for warmup=constant; allowed: name, steps, epochs, start_factor"),
+    ({"name": "constant", "steps": 3, "start_factor": 0.1, "end_lr": 0.05},
+     "warmup.end_lr=0.05: Paddle's key, not taken by warmup=constant (warmup=linear, exponential, cosine, 1-sqrt "
+     "take it); allowed: name, steps, epochs, start_factor"),
+    ({"name": "linear", "steps": 3, "start_factor": 0.0, "end_lr": -1}, "warmup.end_lr=-1: expected a number >= 0"),
+    ({"name": "cosine", "steps": 3, "start_factor": 0.0, "end_factor": -0.5},
+     "warmup.end_factor=-0.5: expected a number >= 0"),
+    ({"name": "exponential", "steps": 3, "start_factor": 0.1, "end_factor": 0.0},
+     "warmup.end_factor=0.0: expected a number > 0"),
+    ({"name": "linear", "steps": 3, "start_factor": 0.0, "warmup_type": "cosine"},
+     "warmup.warmup_type=cosine: transformers' key; here the warmup's shape is its name: warmup=linear | cosine | 1-sqrt"),
+])
+def test_bad_warmup_ends_are_one_line_errors(warmup, message):
+    with pytest.raises(ConfigError) as error:
+        ours(EXPONENTIAL, warmup=warmup)
+    assert str(error.value).startswith(message) and "\n" not in str(error.value)

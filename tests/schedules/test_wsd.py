@@ -9,15 +9,16 @@ from curves import CLOCKS, LR, SPE, TOTAL, node, ours, schedule_time
 from lrframe.config.errors import ConfigError
 
 
-def transformers_wsd(step, *, num_warmup_steps, num_stable_steps, num_decay_steps, decay_type, min_lr_ratio):
-    """transformers.optimization._get_wsd_scheduler_lambda with warmup_type="linear", num_cycles=0.5."""
+def transformers_wsd(step, *, num_warmup_steps, num_stable_steps, num_decay_steps, decay_type, min_lr_ratio,
+                     num_cycles=0.5):
+    """transformers.optimization._get_wsd_scheduler_lambda with warmup_type="linear"."""
     if step < num_warmup_steps:
         return step / max(1, num_warmup_steps) * (1.0 - min_lr_ratio) + min_lr_ratio
     if step < num_warmup_steps + num_stable_steps:
         return 1.0
     if step < num_warmup_steps + num_stable_steps + num_decay_steps:
         progress = (step - num_warmup_steps - num_stable_steps) / max(1, num_decay_steps)
-        factor = {"linear": 1.0 - progress, "cosine": 0.5 * (1.0 + math.cos(math.pi * progress)),
+        factor = {"linear": 1.0 - progress, "cosine": 0.5 * (1.0 + math.cos(math.pi * num_cycles * 2.0 * progress)),
                   "1-sqrt": 1.0 - math.sqrt(progress)}[decay_type]
         return max(0.0, factor * (1.0 - min_lr_ratio) + min_lr_ratio)
     return min_lr_ratio
@@ -49,3 +50,14 @@ def test_wsd_on_every_clock_decays_over_the_last_fraction_of_its_length(unit, in
 def test_wsd_decay_type_is_checked():
     with pytest.raises(ConfigError, match=r"^scheduler.decay_type=sqrt: expected one of linear, cosine, 1-sqrt"):
         ours(node("wsd", "step", "step", total_iters=None, decay_fraction=0.2, decay_type="sqrt", min_lr_ratio=0.0))
+
+
+@pytest.mark.parametrize("num_cycles", [0.25, 1.0, 1.5])
+def test_wsd_cosine_decay_with_num_cycles_equals_transformers_wsd_schedule(num_cycles):
+    warmup = {"name": "linear", "steps": 6, "start_factor": 0.05}  # transformers warms up from min_lr_ratio
+    got = ours(node("wsd", "step", "step", total_iters=None, decay_fraction=0.5, decay_type="cosine",
+                    min_lr_ratio=0.05, num_cycles=num_cycles), warmup=warmup)[0]
+    expected = [LR * transformers_wsd(s, num_warmup_steps=6, num_decay_steps=30, num_stable_steps=30,
+                                      decay_type="cosine", min_lr_ratio=0.05, num_cycles=num_cycles)
+                for s in range(TOTAL)]
+    assert got == pytest.approx(expected, rel=1e-6, abs=1e-15)
