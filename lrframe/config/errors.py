@@ -31,6 +31,15 @@ def show(value: Any) -> str:
     return repr(value)
 
 
+def shortened(text: str, keep: int = 60) -> str:
+    """``text``, or for a long one its start and its length, so that an error stays one readable line.
+
+    >>> shortened("x" * 5000, keep=4)
+    'xxxx... (5000 characters)'
+    """
+    return text if len(text) <= 2 * keep else f"{text[:keep]}... ({len(text)} characters)"
+
+
 def fail(message: object) -> NoReturn:
     """Print ``error: <message>`` (one line) and exit with status 1."""
     print(f"error: {message}", file=sys.stderr)
@@ -42,7 +51,7 @@ class ConfigError(ValueError):
 
     def __init__(self, key: str, value: Any, expected: str):
         self.key, self.value, self.expected = key, value, expected
-        super().__init__(f"{key}={show(value)}: {expected}")
+        super().__init__(f"{shortened(key)}={shortened(show(value))}: {expected}")
 
     def under(self, prefix: str) -> ConfigError:
         """The same error, with its key placed under `prefix` (e.g. `gamma` -> `scheduler.gamma`)."""

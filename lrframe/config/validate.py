@@ -21,6 +21,7 @@ from lrframe.config.patterns import assign as assign_patterns
 from lrframe.lr_find.range_test import MIN_STEPS, RAMPS, SUGGESTIONS
 from lrframe.schedules import RunSchedule, run_schedule
 from lrframe.schedules.clock import Clock, steps_per_epoch
+from lrframe.schedules.lambdas import user_code_deferred
 from lrframe.schedules.target import check_target
 
 GROUPS = ("data", "model", "init", "optimizer", "scheduler", "warmup", "trainer", "logger", "checkpoint",
@@ -354,9 +355,14 @@ def validate(cfg: Any) -> Plan:
 
 
 def check_schedule(plan: Plan, lr: float, lr_source: str | None = None) -> RunSchedule:
-    """Build the run's schedule for base lr ``lr``; an error names ``lr_source`` (where ``lr`` came from)."""
+    """Build the run's schedule for base lr ``lr``; an error names ``lr_source`` (where ``lr`` came from).
+
+    The user's own functions (a dotted-path ``lr_lambda``) are not imported or called: that happens
+    when the schedule is built to run.
+    """
     try:
-        return plan.schedule(lr)
+        with user_code_deferred():
+            return plan.schedule(lr)
     except ConfigError as error:
         if lr_source is None:
             raise
