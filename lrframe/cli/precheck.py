@@ -52,7 +52,7 @@ def config_sweep(overrides: list[str], config_dir: Path) -> tuple[bool, list[str
         with initialize_config_dir(config_dir=str(config_dir), version_base="1.3"):
             cfg = GlobalHydra.instance().hydra.compose_config(
                 "train", overrides, run_mode=RunMode.MULTIRUN, validate_sweep_overrides=False)
-    except (HydraException, OmegaConfBaseException):
+    except (HydraException, OmegaConfBaseException, OSError):
         return False, []  # the job's own check reports it
     params = cfg.hydra.sweeper.get("params") or {}
     return cfg.hydra.mode == RunMode.MULTIRUN, [f"{key}={value}" for key, value in params.items()]
@@ -95,6 +95,10 @@ def check(overrides: list[str], config_dir: Path) -> None:
     except (HydraException, OmegaConfBaseException) as error:
         problem = _compose_error(error, overrides, config_dir)
         raise problem if isinstance(problem, ConfigError) else HydraException(problem) from None
+    except OSError as error:  # Hydra looks a key up as a config group's folder: a name too long for one
+        name = Path(error.filename or "").name
+        key = next((o.lstrip("+~").partition("=")[0] for o in overrides if name and name in o), name)
+        raise ConfigError(key, _override_value(overrides, key), f"no such config key or group ({error.strerror})")
     validate(cfg)
 
 

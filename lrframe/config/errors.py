@@ -135,12 +135,24 @@ def _within(x: float, gt, ge, lt, le) -> bool:
             and (lt is None or x < lt) and (le is None or x <= le))
 
 
+def _not_a_string(key: str, value: Any, expected: str) -> ConfigError:
+    """The error for a value of the wrong type; a number in quotes (``x="3"``) is named a string."""
+    if isinstance(value, str):
+        try:
+            float(value)
+        except ValueError:
+            pass
+        else:
+            expected += f", not the string {value!r} (drop the quotes)"
+    return ConfigError(key, value, expected)
+
+
 def number(key: str, value: Any, *, gt=None, ge=None, lt=None, le=None) -> float:
     """A real number (ints allowed, booleans not), optionally bounded."""
     bounds = _bound_text(gt, ge, lt, le)
     expected = "expected a number" + (f" {bounds}" if bounds else "")
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise ConfigError(key, value, expected)
+        raise _not_a_string(key, value, expected)
     if value != value or value in (float("inf"), float("-inf")) or not _within(value, gt, ge, lt, le):
         raise ConfigError(key, value, expected)
     return float(value)
@@ -150,7 +162,9 @@ def integer(key: str, value: Any, *, gt=None, ge=None, lt=None, le=None) -> int:
     """A whole number, optionally bounded (a float such as 3.0 is not accepted)."""
     bounds = _bound_text(gt, ge, lt, le)
     expected = "expected an integer" + (f" {bounds}" if bounds else "")
-    if isinstance(value, bool) or not isinstance(value, int) or not _within(value, gt, ge, lt, le):
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise _not_a_string(key, value, expected)
+    if not _within(value, gt, ge, lt, le):
         raise ConfigError(key, value, expected)
     return value
 

@@ -67,6 +67,10 @@ OPTIMIZERS = {
 }
 OPTIMIZER_KEYS = ("name", "lr_scaling", "base_batch_size", "no_decay_bias_and_norm", "lr_multipliers")
 LR_SCALING = {"none": lambda ratio: 1.0, "linear": lambda ratio: ratio, "sqrt": math.sqrt}
+#: the largest learning rate a float32 parameter group can hold
+MAX_LR = 3.4028234663852886e38
+#: numpy's seeds are 32-bit
+MAX_SEED = 2**32 - 1
 
 #: Trainer arguments a config may set. lrframe sets logger, callbacks and checkpointing itself
 #: (the `logger` and `checkpoint` groups), and plans the schedule on max_epochs/max_steps, so
@@ -305,7 +309,7 @@ def validate(cfg: Any) -> Plan:
     known_keys(cfg, TOP_LEVEL, "the config")
     for group in GROUPS:
         _node(cfg, group)
-    integer("seed", cfg.get("seed"), ge=0)
+    integer("seed", cfg.get("seed"), ge=0, le=MAX_SEED)
     _check_resume(cfg.get("resume"))
     boolean("resume_allow_changes", cfg.get("resume_allow_changes"))
     train_size, val_size = _check_data(cfg["data"])
@@ -323,17 +327,23 @@ def validate(cfg: Any) -> Plan:
     known_keys(cfg["task"], ("name", *TASKS[task]), f"task={task}", "task")
 
     batch = cfg["data"]["batch_size"]
+    global_batch = batch * accumulate * devices
+    if global_batch > train_size:  # an optimizer step would see fewer samples than the batch it reports
+        of = "" if global_batch == batch else \
+            f"the global batch {global_batch} (x trainer.devices x trainer.accumulate_grad_batches) is "
+        raise ConfigError("data.batch_size", batch, f"{of}larger than the training set ({train_size} samples); "
+                                                    f"expected at most {train_size // (global_batch // batch)}")
     per_epoch = steps_per_epoch(train_size=train_size, batch_size=batch, drop_last=cfg["data"]["drop_last"],
                                 accumulate=accumulate, devices=devices)
-    if per_epoch == 0:
-        raise ConfigError("data.batch_size", batch,
-                          f"larger than the training set ({train_size} samples) with data.drop_last=true")
     limits = ([max_epochs * per_epoch] if max_epochs else []) + ([max_steps] if max_steps > 0 else [])
     total = min(limits)  # Lightning stops at whichever limit comes first
-    global_batch = batch * accumulate * devices
     optimizer = cfg["optimizer"]
     lr_scale = LR_SCALING[optimizer["lr_scaling"]](global_batch / optimizer["base_batch_size"])
     plan = Plan(cfg, train_size, val_size, global_batch, Clock(per_epoch, total), lr_scale)
+    if plan.lr is not None and plan.lr > MAX_LR:
+        scaled = "" if lr_scale == 1 else f" x {lr_scale:g} (optimizer.lr_scaling={optimizer['lr_scaling']})"
+        raise ConfigError("optimizer.lr", optimizer["lr"], f"the lr{scaled} overflows float32; expected at most "
+                                                           f"{MAX_LR:.6g}")
     if task == "preview" and plan.lr is None:
         raise ConfigError("optimizer.lr", "auto", "task=preview needs a number: find one with task=lr_find")
     if task == "lr_find" or "lr_find" in TASKS[task]:  # the task runs, or may run, the LR range test

@@ -6,6 +6,7 @@ import sys
 import pytest
 
 from conftest import REPO, read_metrics, train_cli
+from lrframe.config.errors import shortened
 
 BAD = [
     ["scheduler=cosin"],
@@ -14,10 +15,16 @@ BAD = [
     ["data=npz", "data.path=/no/such.npz"],
     ["-m", "optimizer.lr=0.1,-0.1"],  # one bad cell stops the whole grid before any job starts
     ["-m", "hparams_search=optuna_lr", "warmup=none"],  # the search would set warmup.epochs, which none lacks
+    # each of these ended in a traceback after start-up
+    ["seed=99999999999"],  # numpy's seed range
+    ["optimizer.lr=1e39"],  # overflows float32
+    ["+" + "a" * 5000 + "=1"],  # a key too long for a file name (Hydra looks it up as a config group)
+    ["scheduler=lambda", "scheduler.lr_lambda=" + "+".join(["epoch"] * 3000)],  # RecursionError
+    ["data.batch_size=1000000000"],  # larger than the training set
 ]
 
 
-@pytest.mark.parametrize("args", BAD, ids=" ".join)
+@pytest.mark.parametrize("args", BAD, ids=lambda args: shortened(" ".join(args), 40))
 def test_bad_config_fails_with_one_line_and_leaves_nothing_behind(tmp_path, args):
     result = train_cli(*args, cwd=tmp_path)
     assert result.returncode == 1
@@ -26,7 +33,7 @@ def test_bad_config_fails_with_one_line_and_leaves_nothing_behind(tmp_path, args
     assert list(tmp_path.iterdir()) == []
 
 
-@pytest.mark.parametrize("args", BAD, ids=" ".join)
+@pytest.mark.parametrize("args", BAD, ids=lambda args: shortened(" ".join(args), 40))
 def test_bad_config_is_reported_before_torch_or_lightning_is_imported(args):
     # what makes the error fast (importing Lightning alone takes seconds); the time itself is
     # measured by scripts/bench.py
