@@ -77,6 +77,17 @@ class Stopped(Exception):
         return f"{self.message}; {self.kept}: {path} (after {step} steps)"
 
 
+class WriteFailed(Stopped):
+    """A file of the run could not be written (disk full, a read-only or missing directory, ...).
+
+    For a checkpoint, the previous one stays whole: it is named as the one kept.
+    """
+
+    def __init__(self, path, error: OSError):
+        super().__init__(f"cannot write {path}: {error.strerror or error}")
+        self.path = path
+
+
 class Diverged(Stopped):
     """A non-finite loss (or weights): the run stops and its last good checkpoint stays untouched.
 
@@ -109,7 +120,8 @@ class Interrupted(Stopped):
 
 def message_of(error: BaseException) -> str | None:
     """The one-line message of lrframe's own errors (ConfigError, and Stopped: Diverged,
-    Interrupted); None for others.
+    Interrupted, WriteFailed) and of the system's (an OSError: a full disk, a file not found);
+    None for others.
 
     One raised in a ``ddp_spawn`` worker arrives as another exception holding the worker's
     traceback, whose last line is ``lrframe.config.errors.Diverged: <message>``.
@@ -117,10 +129,12 @@ def message_of(error: BaseException) -> str | None:
     if isinstance(error, (ConfigError, Stopped)):
         return str(error)
     lines = str(error).strip().splitlines()
-    for own in (ConfigError, Diverged, Interrupted):
+    for own in (ConfigError, Diverged, Interrupted, WriteFailed):
         prefix = f"{own.__module__}.{own.__qualname__}: "
         if lines and lines[-1].startswith(prefix):
             return lines[-1][len(prefix):]
+    if isinstance(error, OSError) and error.strerror:  # the machine's refusal: a full disk, a missing file
+        return f"{error.filename}: {error.strerror}" if error.filename else error.strerror
     return None
 
 

@@ -29,6 +29,7 @@ from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, OmegaConf
 
 from lrframe.config.errors import ConfigError, Interrupted, message_of
+from lrframe.resume.files import write_text_atomically
 from lrframe.tasks import METRICS_FILE, read_metrics
 
 log = logging.getLogger(__name__)
@@ -82,7 +83,7 @@ def one_line(error: BaseException) -> str:
 
 def _write_record(run_dir: Path, record: dict) -> None:
     run_dir.mkdir(parents=True, exist_ok=True)
-    (run_dir / JOB_FILE).write_text(json.dumps(record, indent=2) + "\n")
+    write_text_atomically(json.dumps(record, indent=2) + "\n", run_dir / JOB_FILE)
 
 
 def run_job(task: Callable[[], float | None]) -> float | None:

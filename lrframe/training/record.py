@@ -30,6 +30,7 @@ import lightning.pytorch as pl
 
 from lrframe.config.validate import Plan
 from lrframe.config.errors import show
+from lrframe.resume.files import write_text_atomically
 from lrframe.tasks import METRICS_FILE
 
 HParam = bool | int | float | str
@@ -135,7 +136,7 @@ class RunRecord(pl.Callback):
         if not trainer.is_global_zero:
             return
         metrics = self.final_metrics(trainer, pl_module)
-        (self.run_dir / METRICS_FILE).write_text(json.dumps(metrics, indent=2) + "\n")
+        write_text_atomically(json.dumps(metrics, indent=2) + "\n", self.run_dir / METRICS_FILE)
         self._log_session(trainer, metrics, succeeded=True)
 
     def on_exception(self, trainer: pl.Trainer, pl_module: pl.LightningModule,
