@@ -2,12 +2,14 @@
 
 ``precheck`` composes and validates every job of the command line (each cell of a ``-m`` grid)
 with Hydra's compose API and plain-Python validation, so a typo costs well under a second and
-leaves nothing behind.
+leaves nothing behind. It also checks the output directory (``hydra.run.dir``, or a multirun's
+``hydra.sweep.dir``) before Hydra writes into it: writable, not a file, not held by another run.
 """
 
 from __future__ import annotations
 
 import itertools
+import tempfile
 from pathlib import Path
 
 from hydra import compose, initialize_config_dir
@@ -127,6 +129,39 @@ def search_path_override(dirs: list[Path]) -> list[str]:
     return ["hydra.searchpath=[" + ",".join(f"'file://{d.resolve()}'" for d in dirs) + "]"]
 
 
+def output_dir(overrides: list[str], config_dir: Path, key: str) -> Path | None:
+    """The directory ``key`` (``hydra.run.dir`` or ``hydra.sweep.dir``) resolves to; None if it
+    cannot be resolved before Hydra runs (e.g. it names ``hydra.job`` values)."""
+    from omegaconf import OmegaConf
+
+    try:
+        value = OmegaConf.select(compose_config(overrides, config_dir, with_hydra=True), key)
+    except (HydraException, OmegaConfBaseException, OSError):
+        return None
+    return Path(value) if isinstance(value, str) and value else None
+
+
+def check_output_dir(key: str, directory: Path) -> None:
+    """Refuse, before Hydra creates or writes anything, an output directory a run cannot use: one
+    under a file, one that cannot be written, one whose ``checkpoints`` is a file, one another run holds."""
+    from lrframe.resume.lock import check_free
+
+    existing = directory
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise ConfigError(key, str(directory), f"{existing} is a file, not a directory")
+    try:
+        tempfile.TemporaryFile(dir=existing).close()
+    except OSError as error:
+        raise ConfigError(key, str(directory), f"cannot write in {existing} ({error.strerror})") from None
+    if existing == directory:
+        for name in ("checkpoints", "tensorboard"):
+            if (directory / name).exists() and not (directory / name).is_dir():
+                raise ConfigError(key, str(directory), f"{directory / name} is a file, not a directory")
+        check_free(directory)
+
+
 def precheck(argv: list[str], config_dir: Path) -> None:
     """Exit with a one-line error if any job of this command line has a bad config."""
     try:
@@ -148,5 +183,9 @@ def precheck(argv: list[str], config_dir: Path) -> None:
             check_search_space(compose_config(overrides, config_dir, with_hydra=True))
         for job in grid or []:
             check(job, config_dir)
+        key = "hydra.sweep.dir" if flags or multirun else "hydra.run.dir"
+        directory = output_dir((grid or [overrides])[0], config_dir, key)  # the same for every job
+        if directory is not None:
+            check_output_dir(key, directory)
     except (ConfigError, HydraException) as error:
         fail(" ".join(str(error).split()))

@@ -1,7 +1,9 @@
 """``python train.py`` as a user runs it: real processes, real Hydra run directories."""
 
+import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -43,6 +45,49 @@ def test_bad_config_is_reported_before_torch_or_lightning_is_imported(args):
     result = subprocess.run([sys.executable, "-c", code, *args], cwd=REPO, capture_output=True, text=True)
     assert result.returncode == 1 and result.stderr.startswith("error: "), result.stderr
     assert result.stdout.strip() == "[]"
+
+
+def _unwritable(tmp_path):
+    """A directory this process cannot write in: chmod a-w, or for root (whom modes do not stop) a
+    directory of sysfs, where nobody may create files."""
+    if os.geteuid() != 0:
+        (tmp_path / "read_only").mkdir()
+        (tmp_path / "read_only").chmod(0o555)
+        return tmp_path / "read_only"
+    return Path("/sys/fs")
+
+
+@pytest.mark.parametrize("where, complaint", [
+    (lambda tmp: tmp / "a_file", "{tmp}/a_file is a file, not a directory"),
+    (lambda tmp: tmp / "a_file" / "run", "{tmp}/a_file is a file, not a directory"),
+    (lambda tmp: tmp / "with_files", "{tmp}/with_files/checkpoints is a file, not a directory"),
+    (lambda tmp: _unwritable(tmp) / "run", "cannot write in {ro} ("),
+], ids=["output path is a file", "under a file", "checkpoints is a file", "read-only"])
+def test_an_output_directory_a_run_cannot_use_is_one_line_before_hydra_writes(tmp_path, where, complaint):
+    (tmp_path / "a_file").write_text("mine")
+    (tmp_path / "with_files").mkdir()
+    (tmp_path / "with_files" / "checkpoints").write_text("mine too")
+    before = sorted(path.relative_to(tmp_path) for path in tmp_path.rglob("*"))
+    for args in ([f"hydra.run.dir={where(tmp_path)}"], ["-m", "seed=1,2", f"hydra.sweep.dir={where(tmp_path)}"]):
+        if args[0] == "-m" and "checkpoints" in complaint:
+            continue  # a sweep directory has no checkpoints of its own
+        result = train_cli(*args, "trainer.max_epochs=2", cwd=tmp_path)
+        key = "hydra.sweep.dir" if args[0] == "-m" else "hydra.run.dir"
+        assert result.returncode == 1
+        assert result.stderr.startswith(f"error: {key}={where(tmp_path)}: ") and result.stderr.count("\n") == 1
+        assert complaint.format(tmp=tmp_path, ro=_unwritable(tmp_path)) in result.stderr, result.stderr
+        assert sorted(path.relative_to(tmp_path) for path in tmp_path.rglob("*")) == before
+
+
+def test_a_dotted_lr_lambda_that_exits_fails_in_one_line_with_status_1(tmp_path):
+    (tmp_path / "my_schedules.py").write_text("import sys\ndef stop(epoch):\n    sys.exit(0)\n")
+    for path, complaint in [("sys.exit", "not a function written in Python"), ("os._exit", "not a function"),
+                            ("my_schedules.stop", "fails at epoch=0: SystemExit: 0")]:
+        result = train_cli("scheduler=lambda", f"scheduler.lr_lambda={path}", "warmup=none", "task=preview",
+                           f"hydra.run.dir={tmp_path}/run", cwd=tmp_path)
+        assert result.returncode == 1
+        assert result.stderr.startswith(f"error: scheduler.lr_lambda={path}: ") and complaint in result.stderr
+        assert result.stderr.count("\n") == 1, result.stderr
 
 
 def test_a_run_writes_its_directory(tmp_path):
