@@ -95,6 +95,8 @@ class RunRecord(pl.Callback):
     def __init__(self, run_dir: Path, hparams: dict[str, HParam], extra_metrics: dict[str, Any]):
         self.run_dir, self.hparams, self.extra_metrics = run_dir, hparams, extra_metrics
         self.started = time.time()  # wall clock: the same on every process of the machine
+        self.earlier_seconds = 0.0  # the training time of the checkpointed run this one resumes
+        self.resumed_step: int | None = None
         self.best_val_acc: float | None = None
         self.training_here = False  # False in a ddp_spawn launcher, whose workers train and record
 
@@ -126,7 +128,7 @@ class RunRecord(pl.Callback):
             "train/loss": newest.get("train/loss"),
             "global_step": trainer.global_step,
             "epochs": trainer.current_epoch,
-            "wall_seconds": round(time.time() - self.started, 3),
+            "wall_seconds": self.wall_seconds(),
             **self.extra_metrics,
         }
 
@@ -135,6 +137,8 @@ class RunRecord(pl.Callback):
         # resumed run had already finished, and that run must still report its metrics
         if not trainer.is_global_zero:
             return
+        if self.resumed_step == trainer.global_step and (self.run_dir / METRICS_FILE).is_file():
+            return  # a finished run revisited (resume=auto): nothing trained, its record stays as it was
         metrics = self.final_metrics(trainer, pl_module)
         write_text_atomically(json.dumps(metrics, indent=2) + "\n", self.run_dir / METRICS_FILE)
         self._log_session(trainer, metrics, succeeded=True)
@@ -158,8 +162,16 @@ class RunRecord(pl.Callback):
                     writer.add_summary(summary)
                 logger.experiment.flush()
 
+    def wall_seconds(self) -> float:
+        """The run's training time: this process's, plus that of the run it resumed."""
+        return round(self.earlier_seconds + time.time() - self.started, 3)
+
     def state_dict(self) -> dict[str, Any]:
-        return {"best_val_acc": self.best_val_acc}
+        return {"best_val_acc": self.best_val_acc, "wall_seconds": self.wall_seconds()}
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         self.best_val_acc = state_dict["best_val_acc"]
+        self.earlier_seconds = state_dict.get("wall_seconds", 0.0)  # absent from older checkpoints
+
+    def on_load_checkpoint(self, trainer: pl.Trainer, pl_module: pl.LightningModule, checkpoint: dict) -> None:
+        self.resumed_step = checkpoint["global_step"]
