@@ -12,6 +12,7 @@ import itertools
 import tempfile
 from pathlib import Path
 
+import yaml
 from hydra import compose, initialize_config_dir
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.errors import HydraException, MissingConfigException
@@ -54,7 +55,7 @@ def config_sweep(overrides: list[str], config_dir: Path) -> tuple[bool, list[str
         with initialize_config_dir(config_dir=str(config_dir), version_base="1.3"):
             cfg = GlobalHydra.instance().hydra.compose_config(
                 "train", overrides, run_mode=RunMode.MULTIRUN, validate_sweep_overrides=False)
-    except (HydraException, OmegaConfBaseException, OSError):
+    except (HydraException, OmegaConfBaseException, OSError, yaml.YAMLError):
         return False, []  # the job's own check reports it
     params = cfg.hydra.sweeper.get("params") or {}
     return cfg.hydra.mode == RunMode.MULTIRUN, [f"{key}={value}" for key, value in params.items()]
@@ -97,6 +98,11 @@ def check(overrides: list[str], config_dir: Path) -> None:
     except (HydraException, OmegaConfBaseException) as error:
         problem = _compose_error(error, overrides, config_dir)
         raise problem if isinstance(problem, ConfigError) else HydraException(problem) from None
+    except yaml.YAMLError as error:  # e.g. a !!python/object tag: configs hold plain values
+        where = getattr(error, "problem_mark", None)
+        place = f"{where.name}:{where.line + 1}: " if where else ""
+        raise HydraException(f"{place}{getattr(error, 'problem', None) or error}; config files hold plain values "
+                             "(YAML tags that build Python objects are not read; use _target_)") from None
     except OSError as error:  # Hydra looks a key up as a config group's folder: a name too long for one
         name = Path(error.filename or "").name
         key = next((o.lstrip("+~").partition("=")[0] for o in overrides if name and name in o), name)

@@ -133,6 +133,10 @@ def message_of(error: BaseException) -> str | None:
         prefix = f"{own.__module__}.{own.__qualname__}: "
         if lines and lines[-1].startswith(prefix):
             return lines[-1][len(prefix):]
+    from hydra.errors import InstantiationException
+
+    if isinstance(error, InstantiationException):  # building a _target_: Hydra's message, without its advice
+        return " ".join(line.strip() for line in lines if not line.startswith(("full_key:", "Set the env")))
     if isinstance(error, OSError) and error.strerror:  # the machine's refusal: a full disk, a missing file
         return f"{error.filename}: {error.strerror}" if error.filename else error.strerror
     return None

@@ -90,6 +90,25 @@ def test_a_dotted_lr_lambda_that_exits_fails_in_one_line_with_status_1(tmp_path)
         assert result.stderr.count("\n") == 1, result.stderr
 
 
+def test_a_yaml_tag_that_builds_python_objects_is_one_line_and_never_run(tmp_path):
+    (tmp_path / "conf" / "scheduler").mkdir(parents=True)
+    (tmp_path / "conf" / "scheduler" / "evil.yaml").write_text(
+        "name: step\ninterval: epoch\nstep_size: !!python/object/apply:os.system ['touch pwned']\ngamma: 0.5\n")
+    result = train_cli("scheduler=evil", cwd=tmp_path)
+    assert result.returncode == 1 and result.stderr.count("\n") == 1
+    assert result.stderr.startswith(f"error: {tmp_path}/conf/scheduler/evil.yaml:3: could not determine a "
+                                    "constructor for the tag 'tag:yaml.org,2002:python/object/apply:os.system'")
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["conf"]  # no pwned, no run directory
+
+
+def test_a_target_the_class_refuses_is_one_line_without_hydras_advice(tmp_path):
+    result = train_cli("scheduler=none", "+scheduler._target_=torch.optim.lr_scheduler.StepLR", "warmup=none",
+                       "trainer.max_epochs=2", cwd=tmp_path)
+    assert result.returncode == 1 and result.stderr.count("\n") == 1, result.stderr
+    assert result.stderr == ("error: Error in call to target 'torch.optim.lr_scheduler.StepLR': TypeError(\"StepLR."
+                             "__init__() missing 1 required positional argument: 'step_size'\")\n")
+
+
 def test_a_run_writes_its_directory(tmp_path):
     result = train_cli("trainer.max_epochs=2", f"hydra.run.dir={tmp_path}/run")
     assert result.returncode == 0, result.stderr
