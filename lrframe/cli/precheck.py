@@ -2,14 +2,17 @@
 
 ``precheck`` composes and validates every job of the command line (each cell of a ``-m`` grid)
 with Hydra's compose API and plain-Python validation, so a typo costs well under a second and
-leaves nothing behind.
+leaves nothing behind. It also checks the output directory (``hydra.run.dir``, or a multirun's
+``hydra.sweep.dir``) before Hydra writes into it: writable, not a file, not held by another run.
 """
 
 from __future__ import annotations
 
 import itertools
+import tempfile
 from pathlib import Path
 
+import yaml
 from hydra import compose, initialize_config_dir
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.errors import HydraException, MissingConfigException
@@ -52,7 +55,7 @@ def config_sweep(overrides: list[str], config_dir: Path) -> tuple[bool, list[str
         with initialize_config_dir(config_dir=str(config_dir), version_base="1.3"):
             cfg = GlobalHydra.instance().hydra.compose_config(
                 "train", overrides, run_mode=RunMode.MULTIRUN, validate_sweep_overrides=False)
-    except (HydraException, OmegaConfBaseException):
+    except (HydraException, OmegaConfBaseException, OSError, yaml.YAMLError):
         return False, []  # the job's own check reports it
     params = cfg.hydra.sweeper.get("params") or {}
     return cfg.hydra.mode == RunMode.MULTIRUN, [f"{key}={value}" for key, value in params.items()]
@@ -95,6 +98,15 @@ def check(overrides: list[str], config_dir: Path) -> None:
     except (HydraException, OmegaConfBaseException) as error:
         problem = _compose_error(error, overrides, config_dir)
         raise problem if isinstance(problem, ConfigError) else HydraException(problem) from None
+    except yaml.YAMLError as error:  # e.g. a !!python/object tag: configs hold plain values
+        where = getattr(error, "problem_mark", None)
+        place = f"{where.name}:{where.line + 1}: " if where else ""
+        raise HydraException(f"{place}{getattr(error, 'problem', None) or error}; config files hold plain values "
+                             "(YAML tags that build Python objects are not read; use _target_)") from None
+    except OSError as error:  # Hydra looks a key up as a config group's folder: a name too long for one
+        name = Path(error.filename or "").name
+        key = next((o.lstrip("+~").partition("=")[0] for o in overrides if name and name in o), name)
+        raise ConfigError(key, _override_value(overrides, key), f"no such config key or group ({error.strerror})")
     validate(cfg)
 
 
@@ -123,6 +135,39 @@ def search_path_override(dirs: list[Path]) -> list[str]:
     return ["hydra.searchpath=[" + ",".join(f"'file://{d.resolve()}'" for d in dirs) + "]"]
 
 
+def output_dir(overrides: list[str], config_dir: Path, key: str) -> Path | None:
+    """The directory ``key`` (``hydra.run.dir`` or ``hydra.sweep.dir``) resolves to; None if it
+    cannot be resolved before Hydra runs (e.g. it names ``hydra.job`` values)."""
+    from omegaconf import OmegaConf
+
+    try:
+        value = OmegaConf.select(compose_config(overrides, config_dir, with_hydra=True), key)
+    except (HydraException, OmegaConfBaseException, OSError):
+        return None
+    return Path(value) if isinstance(value, str) and value else None
+
+
+def check_output_dir(key: str, directory: Path) -> None:
+    """Refuse, before Hydra creates or writes anything, an output directory a run cannot use: one
+    under a file, one that cannot be written, one whose ``checkpoints`` is a file, one another run holds."""
+    from lrframe.resume.lock import check_free
+
+    existing = directory
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise ConfigError(key, str(directory), f"{existing} is a file, not a directory")
+    try:
+        tempfile.TemporaryFile(dir=existing).close()
+    except OSError as error:
+        raise ConfigError(key, str(directory), f"cannot write in {existing} ({error.strerror})") from None
+    if existing == directory:
+        for name in ("checkpoints", "tensorboard"):
+            if (directory / name).exists() and not (directory / name).is_dir():
+                raise ConfigError(key, str(directory), f"{directory / name} is a file, not a directory")
+        check_free(directory)
+
+
 def precheck(argv: list[str], config_dir: Path) -> None:
     """Exit with a one-line error if any job of this command line has a bad config."""
     try:
@@ -146,5 +191,9 @@ def precheck(argv: list[str], config_dir: Path) -> None:
             check_search_space(compose_config(fixed, config_dir, with_hydra=True))
         for job in grid or []:
             check(job, config_dir)
+        key = "hydra.sweep.dir" if flags or multirun else "hydra.run.dir"
+        directory = output_dir((grid or [overrides])[0], config_dir, key)  # the same for every job
+        if directory is not None:
+            check_output_dir(key, directory)
     except (ConfigError, HydraException) as error:
         fail(" ".join(str(error).split()))

@@ -31,6 +31,15 @@ def show(value: Any) -> str:
     return repr(value)
 
 
+def shortened(text: str, keep: int = 60) -> str:
+    """``text``, or for a long one its start and its length, so that an error stays one readable line.
+
+    >>> shortened("x" * 5000, keep=4)
+    'xxxx... (5000 characters)'
+    """
+    return text if len(text) <= 2 * keep else f"{text[:keep]}... ({len(text)} characters)"
+
+
 def fail(message: object) -> NoReturn:
     """Print ``error: <message>`` (one line) and exit with status 1."""
     print(f"error: {message}", file=sys.stderr)
@@ -42,7 +51,7 @@ class ConfigError(ValueError):
 
     def __init__(self, key: str, value: Any, expected: str):
         self.key, self.value, self.expected = key, value, expected
-        super().__init__(f"{key}={show(value)}: {expected}")
+        super().__init__(f"{shortened(key)}={shortened(show(value))}: {expected}")
 
     def under(self, prefix: str) -> ConfigError:
         """The same error, with its key placed under `prefix` (e.g. `gamma` -> `scheduler.gamma`)."""
@@ -66,6 +75,17 @@ class Stopped(Exception):
             return f"{self.message}; no checkpoint was saved"
         path, step = self.checkpoint
         return f"{self.message}; {self.kept}: {path} (after {step} steps)"
+
+
+class WriteFailed(Stopped):
+    """A file of the run could not be written (disk full, a read-only or missing directory, ...).
+
+    For a checkpoint, the previous one stays whole: it is named as the one kept.
+    """
+
+    def __init__(self, path, error: OSError):
+        super().__init__(f"cannot write {path}: {error.strerror or error}")
+        self.path = path
 
 
 class Diverged(Stopped):
@@ -100,7 +120,8 @@ class Interrupted(Stopped):
 
 def message_of(error: BaseException) -> str | None:
     """The one-line message of lrframe's own errors (ConfigError, and Stopped: Diverged,
-    Interrupted); None for others.
+    Interrupted, WriteFailed) and of the system's (an OSError: a full disk, a file not found);
+    None for others.
 
     One raised in a ``ddp_spawn`` worker arrives as another exception holding the worker's
     traceback, whose last line is ``lrframe.config.errors.Diverged: <message>``.
@@ -108,10 +129,16 @@ def message_of(error: BaseException) -> str | None:
     if isinstance(error, (ConfigError, Stopped)):
         return str(error)
     lines = str(error).strip().splitlines()
-    for own in (ConfigError, Diverged, Interrupted):
+    for own in (ConfigError, Diverged, Interrupted, WriteFailed):
         prefix = f"{own.__module__}.{own.__qualname__}: "
         if lines and lines[-1].startswith(prefix):
             return lines[-1][len(prefix):]
+    from hydra.errors import InstantiationException
+
+    if isinstance(error, InstantiationException):  # building a _target_: Hydra's message, without its advice
+        return " ".join(line.strip() for line in lines if not line.startswith(("full_key:", "Set the env")))
+    if isinstance(error, OSError) and error.strerror:  # the machine's refusal: a full disk, a missing file
+        return f"{error.filename}: {error.strerror}" if error.filename else error.strerror
     return None
 
 
@@ -126,12 +153,24 @@ def _within(x: float, gt, ge, lt, le) -> bool:
             and (lt is None or x < lt) and (le is None or x <= le))
 
 
+def _not_a_string(key: str, value: Any, expected: str) -> ConfigError:
+    """The error for a value of the wrong type; a number in quotes (``x="3"``) is named a string."""
+    if isinstance(value, str):
+        try:
+            float(value)
+        except ValueError:
+            pass
+        else:
+            expected += f", not the string {value!r} (drop the quotes)"
+    return ConfigError(key, value, expected)
+
+
 def number(key: str, value: Any, *, gt=None, ge=None, lt=None, le=None) -> float:
     """A real number (ints allowed, booleans not), optionally bounded."""
     bounds = _bound_text(gt, ge, lt, le)
     expected = "expected a number" + (f" {bounds}" if bounds else "")
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise ConfigError(key, value, expected)
+        raise _not_a_string(key, value, expected)
     if value != value or value in (float("inf"), float("-inf")) or not _within(value, gt, ge, lt, le):
         raise ConfigError(key, value, expected)
     return float(value)
@@ -141,7 +180,9 @@ def integer(key: str, value: Any, *, gt=None, ge=None, lt=None, le=None) -> int:
     """A whole number, optionally bounded (a float such as 3.0 is not accepted)."""
     bounds = _bound_text(gt, ge, lt, le)
     expected = "expected an integer" + (f" {bounds}" if bounds else "")
-    if isinstance(value, bool) or not isinstance(value, int) or not _within(value, gt, ge, lt, le):
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise _not_a_string(key, value, expected)
+    if not _within(value, gt, ge, lt, le):
         raise ConfigError(key, value, expected)
     return value
 

@@ -28,6 +28,7 @@ from lrframe.data.datasets import split_sizes
 from lrframe.range_test.arithmetic import MIN_STEPS, RAMPS, SUGGESTIONS
 from lrframe.schedules import RunSchedule, run_schedule
 from lrframe.schedules.clock import Clock, steps_per_epoch
+from lrframe.schedules.lambdas import user_code_deferred
 from lrframe.schedules.target import check_target as check_scheduler_target
 
 GROUPS = ("data", "model", "init", "optimizer", "scheduler", "warmup", "loss", "metrics", "module", "trainer",
@@ -37,6 +38,10 @@ TOP_LEVEL = (*GROUPS, "seed", "resume", "resume_allow_changes")
 REGISTERED = ("data", "model", "init", "optimizer", "loss", "metrics", "module")
 
 LR_SCALING = {"none": lambda ratio: 1.0, "linear": lambda ratio: ratio, "sqrt": math.sqrt}
+#: the largest learning rate a float32 parameter group can hold
+MAX_LR = 3.4028234663852886e38
+#: numpy's seeds are 32-bit
+MAX_SEED = 2**32 - 1
 
 #: Trainer arguments a config may set. lrframe sets logger, callbacks and checkpointing itself
 #: (the `logger` and `checkpoint` groups), and plans the schedule on max_epochs/max_steps, so
@@ -111,12 +116,16 @@ class Plan:
         else:
             per_epoch = steps_per_epoch(train_size=train_size, batch_size=batch_size, drop_last=drop_last,
                                         accumulate=accumulate, devices=self.devices)
-        if per_epoch == 0:
+        global_batch = batch_size * accumulate * self.devices
+        if global_batch > train_size:  # an optimizer step would see fewer samples than the batch it reports
+            of = "" if global_batch == batch_size else \
+                f"the global batch {global_batch} (x trainer.devices x trainer.num_nodes x " \
+                f"trainer.accumulate_grad_batches) is "
             raise ConfigError("data.batch_size", batch_size,
-                              f"larger than the training set ({train_size} samples) with data.drop_last=true")
+                              f"{of}larger than the training set ({train_size} samples); expected at most "
+                              f"{train_size // (global_batch // batch_size)}")
         max_epochs, max_steps = trainer.get("max_epochs"), trainer.get("max_steps", -1)
         limits = ([max_epochs * per_epoch] if max_epochs else []) + ([max_steps] if max_steps > 0 else [])
-        global_batch = batch_size * accumulate * self.devices
         optimizer = cfg["optimizer"]
         lr_scale = LR_SCALING[optimizer["lr_scaling"]](global_batch / optimizer["base_batch_size"])
         # Lightning stops at whichever limit comes first
@@ -128,6 +137,12 @@ class Plan:
     def _check_clocked(self) -> None:
         """The checks that need the clock: the range test's length, the schedule's arguments."""
         cfg, task = self.config, self.config["task"]["name"]
+        if self.lr is not None and self.lr > MAX_LR:
+            optimizer = cfg["optimizer"]
+            scaled = "" if self.lr_scale == 1 else \
+                f" x {self.lr_scale:g} (optimizer.lr_scaling={optimizer['lr_scaling']})"
+            raise ConfigError("optimizer.lr", optimizer["lr"],
+                              f"the lr{scaled} overflows float32; expected at most {MAX_LR:.6g}")
         if task == "preview" and self.lr is None:
             raise ConfigError("optimizer.lr", "auto", "task=preview needs a number: find one with task=lr_find")
         if task == "lr_find" or "lr_find" in TASKS[task]:  # the task runs, or may run, the LR range test
@@ -288,7 +303,7 @@ def validate(cfg: Any) -> Plan:
     known_keys(cfg, TOP_LEVEL, "the config")
     for group in GROUPS:
         _node(cfg, group)
-    integer("seed", cfg.get("seed"), ge=0)
+    integer("seed", cfg.get("seed"), ge=0, le=MAX_SEED)
     _check_resume(cfg.get("resume"))
     boolean("resume_allow_changes", cfg.get("resume_allow_changes"))
     _check_data_keys(cfg["data"])
@@ -325,9 +340,14 @@ def validate(cfg: Any) -> Plan:
 
 
 def check_schedule(plan: Plan, lr: float, lr_source: str | None = None) -> RunSchedule:
-    """Build the run's schedule for base lr ``lr``; an error names ``lr_source`` (where ``lr`` came from)."""
+    """Build the run's schedule for base lr ``lr``; an error names ``lr_source`` (where ``lr`` came from).
+
+    The user's own functions (a dotted-path ``lr_lambda``) are not imported or called: that happens
+    when the schedule is built to run.
+    """
     try:
-        return plan.schedule(lr)
+        with user_code_deferred():
+            return plan.schedule(lr)
     except ConfigError as error:
         if lr_source is None:
             raise

@@ -1,9 +1,10 @@
 """Checkpoint files: written atomically, read safely, and found again to resume a run.
 
 A run keeps one file, ``<run dir>/checkpoints/last.ckpt``, always its newest state. It is written
-to ``last.ckpt.partial`` in the same directory, flushed to disk (``fsync``) and renamed over
-``last.ckpt`` (``os.replace`` is atomic on POSIX and Windows), so a process killed while saving
-leaves the previous ``last.ckpt`` intact. Training does not wait for the disk: the checkpoint is
+to a temporary file of a fresh name in the same directory, flushed to disk (``fsync``) and renamed
+over ``last.ckpt`` (see ``lrframe.resume.files``), so a process killed while saving leaves the
+previous ``last.ckpt`` intact; the temporary files such a kill leaves are removed by the next run's
+first save (the run holds its directory's lock, so no other writer is at work there). Training does not wait for the disk: the checkpoint is
 serialized where it is taken and written by a background thread. Checkpoints hold plain
 containers and tensors only and are read with ``torch.load(weights_only=True)``; a file that
 cannot be used is reported in one line (a ``ConfigError`` on the ``resume`` key), never with a
@@ -12,10 +13,14 @@ traceback.
 
 from __future__ import annotations
 
+import _compat_pickle
 import io
 import logging
-import os
+import pickle
+import pickletools
 import re
+import warnings
+import zipfile
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +32,7 @@ from lightning.fabric.plugins.io.torch_io import TorchCheckpointIO
 from lrframe.config.validate import Plan
 from lrframe.config.errors import ConfigError, show
 from lrframe.resume.changes import Change, config_changes, no_effect
+from lrframe.resume.files import partial_files, write_atomically
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +71,8 @@ class AtomicCheckpointIO(TorchCheckpointIO):
         self._wait()
         if self._writer is None:
             self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="checkpoint-writer")
+            for stale in partial_files(Path(path)):  # left by a process killed while saving
+                stale.unlink(missing_ok=True)
         self._pending = self._writer.submit(write_atomically, serialized.getbuffer(), Path(path))
 
     def teardown(self) -> None:
@@ -81,55 +89,105 @@ class AtomicCheckpointIO(TorchCheckpointIO):
             pending.result()
 
 
-def write_atomically(data: memoryview, path: Path) -> None:
-    """Write ``data`` to ``path`` so that ``path`` is always either the old or the new file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(path.name + ".partial")
-    with open(partial, "wb") as file:
-        file.write(data)
-        file.flush()
-        os.fsync(file.fileno())
-    os.replace(partial, path)
-    if os.name == "posix":  # make the rename itself durable
-        directory = os.open(path.parent, os.O_RDONLY)
-        try:
-            os.fsync(directory)
-        finally:
-            os.close(directory)
+#: what a checkpoint of an lrframe run holds, and the type of each
+LRFRAME_KEYS = {"state_dict": dict, "loops": dict, "global_step": int, "optimizer_states": list,
+                "lr_schedulers": list, "hyper_parameters": dict}
 
 
 def read_checkpoint(path: Path, key: str = "resume", value: Any = None) -> dict:
-    """The checkpoint at ``path``, or a one-line ConfigError on ``key=value`` saying why not."""
+    """The checkpoint at ``path``, or a one-line ConfigError on ``key=value`` saying why not.
+
+    torch's warnings about the file (its pickle protocol) are kept off the console: the error, if
+    any, says what is wrong in one line.
+    """
     value = str(path) if value is None else value
 
     def refuse(why: str) -> ConfigError:
         return ConfigError(key, value, why)
 
     try:
-        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            checkpoint = torch.load(path, map_location="cpu", weights_only=True)
     except FileNotFoundError:
         raise refuse("checkpoint file not found") from None
     except Exception as error:  # torch.load raises many types for a damaged file
+        data = pickle_bytes(path)
+        refused = [name for name in pickled_globals(data) if name not in _allowed_globals()]
+        if refused:
+            raise refuse(f"{path} holds Python objects ({refused[0]}), not only plain containers and tensors; "
+                         "it will not be loaded (lrframe opens checkpoints with torch.load(weights_only=True))") from None
         reason = _load_error(error)
-        if "Unsupported global" in reason:
-            name = re.search(r"GLOBAL (\S+)", reason)
-            what = name[1] if name else "not plain data"
-            raise refuse(f"{path} holds Python objects ({what}), not only plain containers and tensors; "
-                         "lrframe opens checkpoints with torch.load(weights_only=True)") from None
+        if data[:1] == pickle.PROTO and len(data) > 1 and data[1] >= 4:  # its FRAME opcode is not read
+            raise refuse(f"{path} was pickled with protocol {data[1]}, which torch.load(weights_only=True) does "
+                         f"not read ({reason}); save it with torch.save's default pickle_protocol") from None
         raise refuse(f"{path} is truncated or corrupt ({reason})") from None
     if not isinstance(checkpoint, dict) or not {"state_dict", "loops", "global_step"} <= set(checkpoint):
         raise refuse(f"{path} is not a training checkpoint (no state_dict, loops and global_step)")
-    if not isinstance(checkpoint.get("hyper_parameters", {}).get("config"), dict):
+    if not isinstance(checkpoint.get("hyper_parameters"), dict) or \
+            not isinstance(checkpoint["hyper_parameters"].get("config"), dict):
         raise refuse(f"{path} is not an lrframe checkpoint (it has no hyper_parameters.config)")
+    wrong = [f"{name} ({kind.__name__})" for name, kind in LRFRAME_KEYS.items()
+             if not isinstance(checkpoint.get(name), kind)]
+    if wrong:
+        raise refuse(f"{path} is not an lrframe checkpoint: it lacks {', '.join(wrong)}")
     return checkpoint
 
 
+def pickle_bytes(path: Path) -> bytes:
+    """The pickle of a checkpoint file: ``<name>/data.pkl`` of torch.save's zip format, else the
+    file itself (a legacy checkpoint or a plain pickle); empty if unreadable."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            return archive.read(next(name for name in archive.namelist() if name.endswith("data.pkl")))
+    except (zipfile.BadZipFile, StopIteration, OSError, KeyError):
+        try:
+            return Path(path).read_bytes()
+        except OSError:
+            return b""
+
+
+def pickled_globals(data: bytes) -> list[str]:
+    """The globals (``module.name``) a pickle refers to, in order, read with ``pickletools``: the
+    opcodes are listed, nothing is imported or run. Best effort: a damaged pickle gives what could
+    be read."""
+    names, strings, memo = [], [], {}
+    try:
+        for opcode, arg, _ in pickletools.genops(data):
+            if opcode.name in ("GLOBAL", "INST"):
+                names.append(_python3_name(*arg.split(" ")))
+            elif opcode.name == "STACK_GLOBAL" and len(strings) >= 2:
+                names.append(_python3_name(strings[-2], strings[-1]))
+            elif "UNICODE" in opcode.name:
+                strings.append(arg)
+            elif opcode.name == "MEMOIZE" and strings:
+                memo[len(memo)] = strings[-1]
+            elif opcode.name in ("BINGET", "LONG_BINGET", "GET") and arg in memo:
+                strings.append(memo[arg])
+    except Exception:  # noqa: BLE001 - a truncated or damaged pickle: what was read so far
+        pass
+    return names
+
+
+def _python3_name(module: str, name: str) -> str:
+    """``module.name`` as Python 3 imports it (protocol 2 writes ``__builtin__.slice`` for ``builtins.slice``)."""
+    return f"{_compat_pickle.IMPORT_MAPPING.get(module, module)}.{name}"
+
+
+def _allowed_globals() -> set[str]:
+    """The globals ``torch.load(weights_only=True)`` accepts (its allowlist and the user's additions)."""
+    from torch import _weights_only_unpickler as unpickler
+
+    return set(unpickler._get_allowed_globals()) | set(unpickler._get_user_allowed_globals())
+
+
 def _load_error(error: Exception) -> str:
-    """The gist of a torch.load error, in one short line."""
+    """The gist of a torch.load error, in one short line: its first sentence, without torch's advice."""
     text = " ".join(str(error).split())
     if "WeightsUnpickler error:" in text:  # torch's weights-only unpickler wraps the reason in advice
-        text = text.split("WeightsUnpickler error:")[1].split(". ")[0].strip()
-    return f"{type(error).__name__}: {text[:160]}" if text else type(error).__name__
+        text = text.split("WeightsUnpickler error:")[1]
+    text = re.split(r"(?<=[a-z0-9)])\. |\s+Check the documentation", text.strip())[0].strip()
+    return f"{type(error).__name__}: {text}" if text else type(error).__name__
 
 
 @dataclass(frozen=True)

@@ -32,7 +32,7 @@ from lightning.pytorch.callbacks import Checkpoint
 from lrframe.training.callbacks import group_tags
 from lrframe.resume.checkpoint import ResumePoint, last_checkpoint
 from lrframe.config.validate import Plan
-from lrframe.config.errors import Diverged, Interrupted, Stopped
+from lrframe.config.errors import Diverged, Interrupted, Stopped, WriteFailed
 from lrframe.schedules.scheduler import ScheduledLR
 
 log = logging.getLogger(__name__)
@@ -107,6 +107,9 @@ class LastCheckpoint(Checkpoint):
                  resumed: ResumePoint | None):
         self.path, self.every_n_steps, self.total_steps, self.guard = path, every_n_steps, total_steps, guard
         self.saved: tuple[str, int] | None = (str(resumed.path), resumed.step) if resumed else None
+        # the save before ``saved``: whole on disk once ``saved`` is being written (writes are in
+        # order), so it is the one kept when writing ``saved`` fails
+        self.kept: tuple[str, int] | None = self.saved
         self._signal: int | None = None
         self._step_at_batch_start = 0
         self._random_state: dict | None = None  # to restore when training starts
@@ -161,7 +164,9 @@ class LastCheckpoint(Checkpoint):
 
     def on_exception(self, trainer: pl.Trainer, pl_module: pl.LightningModule,
                      exception: BaseException) -> None:
-        if isinstance(exception, Stopped) and exception.checkpoint is None:
+        if isinstance(exception, WriteFailed) and exception.path == self.path:
+            exception.checkpoint = self.kept  # the newest save is the write that failed
+        elif isinstance(exception, Stopped) and exception.checkpoint is None:
             exception.checkpoint = self.saved
 
     def _save(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
@@ -172,7 +177,7 @@ class LastCheckpoint(Checkpoint):
         for logger in trainer.loggers:
             logger.save()
         trainer.save_checkpoint(self.path)
-        self.saved = (str(self.path), trainer.global_step)
+        self.kept, self.saved = self.saved, (str(self.path), trainer.global_step)
 
     def _stop_if_signalled(self, trainer: pl.Trainer) -> None:
         if self._signal:

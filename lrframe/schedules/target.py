@@ -9,6 +9,7 @@ are the class's own arguments; TrainingModule builds it on the optimizer with Hy
 from __future__ import annotations
 
 from lrframe.config.errors import ConfigError, choice, text
+from lrframe.schedules.lambdas import importable
 from lrframe.schedules.plateau import MONITORED
 from lrframe.schedules.run import INTERVALS
 
@@ -19,7 +20,12 @@ MONITOR = MONITORED[0]
 
 
 def check_target(node: dict, warmup: dict, task: str) -> None:
-    text("scheduler._target_", node["_target_"])
+    target = text("scheduler._target_", node["_target_"])
+    importable("scheduler._target_", target)  # its top-level module exists; nothing is imported yet
+    if node.get("name", "none") != "none":
+        others = [key for key in node if key not in (*OWN_KEYS, "_target_")]
+        raise ConfigError("scheduler._target_", target, f"given on top of scheduler={node['name']}, whose keys "
+                          f"({', '.join(others)}) would go to the class; expected scheduler=none +scheduler._target_=...")
     choice("scheduler.interval", node.get("interval"), INTERVALS)
     if node.get("unit") is not None:
         raise ConfigError("scheduler.unit", node["unit"], "a scheduler given by _target_ counts its own steps, "

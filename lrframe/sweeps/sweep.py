@@ -1,9 +1,10 @@
 """Sweeps (``python train.py -m ...``): a record of every job, a summary at the end, threads per job.
 
 Every job of a multirun runs through ``run_job``. It records the job's outcome in
-``<job dir>/job.json`` (status ``running``, then ``completed`` or ``failed`` with a one-line error; ``pruned`` when
-its search's pruner stopped it early (``lrframe.sweeps.pruning``);
-``interrupted`` when SIGTERM/SIGINT stops the job, which stops the sweep) and does not let a
+``<job dir>/job.json`` (status ``running``, then ``completed`` or ``failed`` with a one-line error;
+``pruned`` when its search's pruner stopped it early (``lrframe.sweeps.pruning``); ``interrupted``
+when SIGTERM/SIGINT stops the job, which stops the sweep; ``seconds``: the time of every attempt,
+a job run again with ``resume=auto`` adding to it) and does not let a
 failure end the sweep: the other jobs run and keep their results. (Hydra's
 sweepers re-raise a failed job's exception after its batch, and then skip ``on_multirun_end``;
 so a failed job is logged, recorded, and returns None: no metric, which Optuna records as a
@@ -23,6 +24,7 @@ import json
 import logging
 import os
 import time
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 
@@ -30,12 +32,16 @@ from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, OmegaConf
 
 from lrframe.config.errors import ConfigError, Interrupted, message_of
-from lrframe.sweeps import trial
+from lrframe.resume.files import write_text_atomically
+from lrframe.sweeps import trial, watchdog
 from lrframe.tasks import METRICS_FILE, read_metrics
 
 log = logging.getLogger(__name__)
 
 JOB_FILE = "job.json"
+#: the id of the multirun a job belongs to, set by ``SweepSummary.on_multirun_start`` and recorded
+#: in each job.json: a sweep directory reused by another grid summarizes only the new grid's jobs
+SWEEP_ID = "LRFRAME_SWEEP_ID"
 METRICS = ("val/acc", "val/loss", "val/acc_best", "epochs", "global_step", "wall_seconds")
 COLUMNS = ("job", "overrides", "status", *METRICS, "error", "directory")
 CURVES = ("val/acc", "val/loss", "lr")
@@ -84,7 +90,7 @@ def one_line(error: BaseException) -> str:
 
 def _write_record(run_dir: Path, record: dict) -> None:
     run_dir.mkdir(parents=True, exist_ok=True)
-    (run_dir / JOB_FILE).write_text(json.dumps(record, indent=2) + "\n")
+    write_text_atomically(json.dumps(record, indent=2) + "\n", run_dir / JOB_FILE)
 
 
 def run_job(task: Callable[[], float | None]) -> float | None:
@@ -97,6 +103,8 @@ def run_job(task: Callable[[], float | None]) -> float | None:
 
     hydra = HydraConfig.get()
     run_dir = Path(hydra.runtime.output_dir)
+    if watchdog.in_worker():
+        watchdog.end_with_parent()  # an orphaned worker must not train on (kill -9 of the launcher)
     cores = os.cpu_count() or 1
     threads = job_threads(OmegaConf.to_container(hydra.launcher, resolve=True), cores)
     if threads is not None:
@@ -105,21 +113,29 @@ def run_job(task: Callable[[], float | None]) -> float | None:
         torch.set_num_threads(threads)
         log.info(f"job {hydra.job.num}: {threads} torch thread(s) of {cores} cores")
     record = {"job": hydra.job.num, "overrides": list(hydra.overrides.task), "status": "running",
-              "error": None, "seconds": None}
+              "error": None, "seconds": None, "sweep": os.environ.get(SWEEP_ID)}
+    earlier = _earlier_seconds(run_dir)  # read before this attempt's record replaces it
     _write_record(run_dir, record)
     started = time.perf_counter()
+
+    def seconds() -> float:  # of this attempt and the earlier ones
+        return round(earlier + time.perf_counter() - started, 3)
+
     value = None
     try:
         value = task()
         trial.raise_if_pruned()
         record["status"] = "completed"
     except Interrupted as error:  # SIGTERM/SIGINT: the checkpoint is saved; the whole sweep stops
-        record.update(status="interrupted", error=str(error), seconds=round(time.perf_counter() - started, 3))
+        record.update(status="interrupted", error=str(error),
+                      seconds=seconds())
         _write_record(run_dir, record)
+        watchdog.exit_if_orphaned()
         raise
     except Exception as error:  # noqa: BLE001 - every failure is recorded; the sweep goes on
         if trial.is_pruned(error):  # stopped early by its search's pruner: the sweeper tells the study
-            record.update(status="pruned", error=str(error), seconds=round(time.perf_counter() - started, 3))
+            record.update(status="pruned", error=str(error),
+                          seconds=seconds())
             _write_record(run_dir, record)
             raise
         record.update(status="failed", error=one_line(error))
@@ -127,28 +143,54 @@ def run_job(task: Callable[[], float | None]) -> float | None:
             log.error(f"job {hydra.job.num} failed: {record['error']}")
         else:
             log.exception(f"job {hydra.job.num} failed: {record['error']}")
-    record["seconds"] = round(time.perf_counter() - started, 3)
+    record["seconds"] = seconds()
     _write_record(run_dir, record)
+    watchdog.exit_if_orphaned()
     return value
 
 
-def read_jobs(sweep_dir: Path) -> list[dict]:
-    """One row per job directory of ``sweep_dir`` (see ``COLUMNS``), in job order.
+def _earlier_seconds(run_dir: Path) -> float:
+    """The seconds the job's earlier attempts took (a job run again with resume=auto adds to them)."""
+    try:
+        return float(json.loads((run_dir / JOB_FILE).read_text())["seconds"] or 0)
+    except (OSError, ValueError, KeyError, TypeError):
+        return 0.0
 
-    A job still ``running`` when the sweep ended had its process killed: it is reported failed.
+
+def read_jobs(sweep_dir: Path, sweep: str | None = None) -> list[dict]:
+    """One row per job directory of ``sweep_dir`` (see ``COLUMNS``), in job order; with ``sweep``,
+    only the jobs that multirun recorded (and those whose record cannot be read).
+
+    A job still ``running`` when the sweep ended had its process killed: it is reported failed. A
+    job whose job.json or metrics.json cannot be read is reported failed, saying why.
     """
     rows = []
     for path in sweep_dir.glob(f"*/{JOB_FILE}"):
-        record, job_dir = json.loads(path.read_text()), path.parent
-        completed = record["status"] == "completed"  # preview and lr_find jobs write no metrics.json
-        metrics = read_metrics(job_dir) if completed and (job_dir / METRICS_FILE).is_file() else {}
+        job_dir = path.parent
+        try:
+            record = json.loads(path.read_text())
+            if sweep is not None and record.get("sweep") != sweep:
+                continue  # a job of an earlier multirun in the same directory
+            completed = record["status"] == "completed"  # preview and lr_find jobs write no metrics.json
+            metrics = read_metrics(job_dir) if completed and (job_dir / METRICS_FILE).is_file() else {}
+        except (OSError, ValueError, KeyError, TypeError) as error:
+            log.error(f"job {job_dir.name}: its record cannot be read ({one_line(error)}); reported as failed")
+            rows.append(_unreadable(job_dir, error))
+            continue
         error = record["error"] or ("" if completed else "the job ended without recording a result")
         rows.append({"job": record["job"], "overrides": " ".join(record["overrides"]),
                      "status": "completed" if completed else "failed",
                      **{key: metrics.get(key) for key in METRICS},
                      "wall_seconds": metrics.get("wall_seconds", record["seconds"]),
                      "error": error, "directory": job_dir.name})
-    return sorted(rows, key=lambda row: row["job"])
+    return sorted(rows, key=lambda row: (row["job"] is None, row["job"] or 0, row["directory"]))
+
+
+def _unreadable(job_dir: Path, error: Exception) -> dict:
+    """The row of a job whose record (job.json, metrics.json) cannot be read: failed, saying why."""
+    number = job_dir.name.partition("_")[0]
+    return {**dict.fromkeys(COLUMNS), "job": int(number) if number.isdigit() else None, "overrides": "",
+            "status": "failed", "error": f"unreadable record: {one_line(error)}", "directory": job_dir.name}
 
 
 def labels(rows: list[dict]) -> dict[int, str]:
@@ -254,19 +296,33 @@ def write_summary(sweep_dir: Path, rows: list[dict]) -> None:
 class SweepSummary(Callback):
     """Hydra callback (``hydra.callbacks`` in conf/train.yaml): the summary at the end of a multirun."""
 
+    def on_multirun_start(self, config: DictConfig, **kwargs) -> None:
+        os.environ[SWEEP_ID] = uuid.uuid4().hex  # jobs inherit it, in this process or in launched workers
+        os.environ[watchdog.LAUNCHER_PID] = str(os.getpid())
+
     def on_multirun_end(self, config: DictConfig, **kwargs) -> None:
         from lrframe.config.errors import fail
 
         sweep_dir = Path(config.hydra.sweep.dir)
-        rows = read_jobs(sweep_dir)
+        rows = read_jobs(sweep_dir, os.environ.get(SWEEP_ID))
         if not rows:
             return
+        earlier = len(list(sweep_dir.glob(f"*/{JOB_FILE}"))) - len(rows)
+        if earlier:
+            log.warning(f"sweep summary: {earlier} job directories of an earlier multirun in {sweep_dir} are left out")
         try:
             write_summary(sweep_dir, rows)
+            if earlier:
+                with (sweep_dir / "summary.md").open("a") as file:
+                    file.write(f"\n{earlier} job directories of an earlier multirun in this directory are left out.\n")
             log.info(f"sweep summary: {sweep_dir / 'summary.md'}")
-        except Exception:  # noqa: BLE001 - Hydra would turn it into a warning; the exit status must stay
-            log.exception("the sweep summary could not be written")
+            unwritten = None
+        except Exception as error:  # noqa: BLE001 - Hydra would turn it into a warning; the exit status must stay
+            unwritten = f"the sweep summary could not be written ({one_line(error)})"
         failed = [row["directory"] for row in rows if row["status"] != "completed"]
         if failed:
             named = ", ".join(failed[:3]) + (f" and {len(failed) - 3} more" if len(failed) > 3 else "")
-            fail(f"{len(failed)} of {len(rows)} jobs failed ({named}); see {sweep_dir / 'summary.md'}")
+            fail(f"{len(failed)} of {len(rows)} jobs failed ({named}); "
+                 + (unwritten or f"see {sweep_dir / 'summary.md'}"))
+        if unwritten:
+            fail(unwritten)

@@ -34,7 +34,10 @@ def quiet_libraries() -> None:
 
 
 def run_task(plan: Plan, run_dir: Path) -> dict:
-    """Run ``plan``'s task in ``run_dir``; returns the task's metrics."""
-    task = importlib.import_module(f"lrframe.tasks.{plan.config['task']['name']}")
-    quiet_libraries()  # after the import: importing Lightning sets its logger's level
-    return task.run(plan, run_dir)
+    """Run ``plan``'s task in ``run_dir``, holding the directory's lock; returns the task's metrics."""
+    from lrframe.resume.lock import run_dir_lock
+
+    with run_dir_lock(run_dir):
+        task = importlib.import_module(f"lrframe.tasks.{plan.config['task']['name']}")
+        quiet_libraries()  # after the import: importing Lightning sets its logger's level
+        return task.run(plan, run_dir)

@@ -30,6 +30,7 @@ import lightning.pytorch as pl
 
 from lrframe.config.validate import Plan
 from lrframe.config.errors import show
+from lrframe.resume.files import write_text_atomically
 from lrframe.tasks import METRICS_FILE
 from lrframe.training.callbacks import newest_metrics
 
@@ -99,6 +100,8 @@ class RunRecord(pl.Callback):
         self.run_dir, self.hparams, self.extra_metrics = run_dir, hparams, extra_metrics
         self.monitor, self.mode = monitor
         self.started = time.time()  # wall clock: the same on every process of the machine
+        self.earlier_seconds = 0.0  # the training time of the checkpointed run this one resumes
+        self.resumed_step: int | None = None
         self.best: float | None = None
         self.training_here = False  # False in a ddp_spawn launcher, whose workers train and record
 
@@ -134,7 +137,7 @@ class RunRecord(pl.Callback):
             "train/loss": newest.get("train/loss"),
             "global_step": trainer.global_step,
             "epochs": trainer.current_epoch,
-            "wall_seconds": round(time.time() - self.started, 3),
+            "wall_seconds": self.wall_seconds(),
             **self.extra_metrics,
         }
 
@@ -143,8 +146,10 @@ class RunRecord(pl.Callback):
         # resumed run had already finished, and that run must still report its metrics
         if not trainer.is_global_zero:
             return
+        if self.resumed_step == trainer.global_step and (self.run_dir / METRICS_FILE).is_file():
+            return  # a finished run revisited (resume=auto): nothing trained, its record stays as it was
         metrics = self.final_metrics(trainer, pl_module)
-        (self.run_dir / METRICS_FILE).write_text(json.dumps(metrics, indent=2) + "\n")
+        write_text_atomically(json.dumps(metrics, indent=2) + "\n", self.run_dir / METRICS_FILE)
         self._log_session(trainer, metrics, succeeded=True)
 
     def on_exception(self, trainer: pl.Trainer, pl_module: pl.LightningModule,
@@ -166,8 +171,16 @@ class RunRecord(pl.Callback):
                     writer.add_summary(summary)
                 logger.experiment.flush()
 
+    def wall_seconds(self) -> float:
+        """The run's training time: this process's, plus that of the run it resumed."""
+        return round(self.earlier_seconds + time.time() - self.started, 3)
+
     def state_dict(self) -> dict[str, Any]:
-        return {"best": self.best}
+        return {"best": self.best, "wall_seconds": self.wall_seconds()}
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         self.best = state_dict.get("best", state_dict.get("best_val_acc"))  # best_val_acc: before 0.2
+        self.earlier_seconds = state_dict.get("wall_seconds", 0.0)  # absent from older checkpoints
+
+    def on_load_checkpoint(self, trainer: pl.Trainer, pl_module: pl.LightningModule, checkpoint: dict) -> None:
+        self.resumed_step = checkpoint["global_step"]

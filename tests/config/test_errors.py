@@ -15,10 +15,17 @@ def test_message_is_one_line_with_key_value_and_what_is_allowed():
     assert str(error) == "scheduler.gamma=-0.1: expected a number > 0"
 
 
-@pytest.mark.parametrize("value", [True, "0.1", None, float("nan"), float("inf"), 0])
+@pytest.mark.parametrize("value", [True, "abc", None, float("nan"), float("inf"), 0])
 def test_number_rejects_non_numbers_and_out_of_range(value):
     with pytest.raises(ConfigError, match=r"^lr=.*: expected a number > 0$"):
         number("lr", value, gt=0)
+
+
+def test_a_number_in_quotes_is_named_a_string():
+    with pytest.raises(ConfigError, match=r"^lr=0\.1: expected a number > 0, not the string '0\.1' \(drop the quotes\)$"):
+        number("lr", "0.1", gt=0)
+    with pytest.raises(ConfigError, match=r"^max_epochs=3: expected an integer >= 1, not the string '3'"):
+        integer("max_epochs", "3", ge=1)
 
 
 def test_number_accepts_ints_and_bounds_inclusively_when_asked():

@@ -36,6 +36,28 @@ def test_weight_variance_is_the_papers_within_5_percent_on_a_large_layer(scheme,
     assert torch.count_nonzero(layer.bias) == 0
 
 
+@pytest.mark.parametrize("scheme, options, support", [
+    ("xavier_uniform", {}, math.sqrt(6 / (2000 + 500))),          # U(-b, b), b = sqrt(3 * variance)
+    ("kaiming_uniform", {"nonlinearity": "relu"}, math.sqrt(6 / 2000)),
+    ("uniform", {"a": -0.05, "b": 0.08}, (-0.05, 0.08)),
+    ("xavier_normal", {}, None),                                   # None: normal, unbounded
+    ("kaiming_normal", {"nonlinearity": "relu"}, None),
+    ("normal", {"mean": 0.0, "std": 0.01}, None),
+])
+def test_uniform_schemes_fill_exactly_their_bounds_and_normal_ones_go_beyond(scheme, options, support):
+    # the variance alone does not tell U(-b, b) from N(0, b^2 / 3): their supports do
+    torch.manual_seed(0)
+    weights = initialize(nn.Linear(2000, 500), scheme, bias="zeros", **options).weight.detach()
+    if support is None:
+        std = weights.std().item()
+        beyond = (weights.abs() > math.sqrt(3) * std).float().mean().item()  # never for a uniform
+        assert beyond == pytest.approx(math.erfc(math.sqrt(3 / 2)), abs=0.005)  # 8.3% for a normal
+    else:
+        low, high = support if isinstance(support, tuple) else (-support, support)
+        assert low <= weights.min().item() < low + 1e-4 * (high - low)
+        assert high - 1e-4 * (high - low) < weights.max().item() <= high
+
+
 FAN = 1024
 YAML_VARIANCES = {  # conf/init/NAME.yaml's defaults, on a ReLU MLP's 1024 x 1024 layer
     "xavier_uniform": 2 / (FAN + FAN), "xavier_normal": 2 / (FAN + FAN), "kaiming_uniform": 2 / FAN,

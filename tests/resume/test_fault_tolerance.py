@@ -309,3 +309,21 @@ def test_an_allowed_change_of_optimizer_starts_it_fresh(tmp_path):
     assert saved["optimizer_states"][0]["state"][0]["step"] == 23  # Adam started at the resumed step 46
     group = saved["optimizer_states"][0]["param_groups"][0]
     assert "betas" in group and "momentum" not in group and group["initial_lr"] == 0.001
+
+
+def test_an_allowed_change_of_scheduler_drops_the_plateau_state_and_runs_the_new_schedule(tmp_path):
+    # plateau with patience 0 and an improvement no loss makes: the lr is cut by 0.5 at each
+    # validation after the first, so after 2 epochs its state holds a factor of 0.5
+    log = ("warmup=none", "trainer.log_every_n_steps=1")
+    fit_in_process(tmp_path, *log, "trainer.max_epochs=2", "scheduler=plateau", "scheduler.patience=0",
+                   "scheduler.factor=0.5", "scheduler.threshold=0.99")
+    plateau = torch.load(last_checkpoint(tmp_path), weights_only=True)["lr_schedulers"][0]
+    assert plateau["schedule"]["factor_now"] == 0.5
+    fit_in_process(as_a_later_process(tmp_path), *log, "trainer.max_epochs=4", "scheduler=cosine",
+                   "resume=auto", "resume_allow_changes=true")
+    lrs = [lr for _, lr in read_scalars(tmp_path, "lr")]
+    # from step 46: the cosine formula over the new run's 92 steps, not multiplied by plateau's 0.5
+    assert lrs[:46] == pytest.approx([0.1] * 46)  # the cut, after the last validation, applies from step 46
+    assert lrs[46:] == pytest.approx(_cosine_lrs(0.1, 92, warmup=0)[46:], rel=1e-6, abs=1e-12)
+    saved = torch.load(last_checkpoint(tmp_path), weights_only=True)["lr_schedulers"][0]
+    assert "factor_now" not in str(saved) and saved["last_epoch"] == 92

@@ -130,24 +130,30 @@ def test_a_truncated_checkpoint_exits_1_with_one_line(tmp_path):
 WRITER = """
 import sys, torch
 from lrframe.resume.checkpoint import AtomicCheckpointIO
-io, weights = AtomicCheckpointIO(), torch.randn(8_000_000)
+io, weights = AtomicCheckpointIO(), torch.randn(8_000_000, generator=torch.Generator().manual_seed(0))
 for version in range(1_000_000):
-    io.save_checkpoint({"version": version, "weights": weights}, sys.argv[1])
+    io.save_checkpoint({"version": version, "weights": weights + version}, sys.argv[1])
 """
 
 
 def test_sigkill_while_saving_leaves_the_previous_checkpoint_whole(tmp_path):
+    from lrframe.resume.files import partial_files
+
     path = tmp_path / "last.ckpt"
-    partial = tmp_path / "last.ckpt.partial"
     for _ in range(5):  # until the kill lands in the middle of a write
         writer = subprocess.Popen([sys.executable, "-c", WRITER, str(path)], cwd=REPO)
-        while not (path.exists() and partial.exists()) and writer.poll() is None:
+        while not (path.exists() and partial_files(path)) and writer.poll() is None:
             time.sleep(0.001)
         writer.kill()
         writer.wait()
-        if partial.exists() and partial.stat().st_size < path.stat().st_size:
+        partial = partial_files(path)
+        if partial and partial[-1].stat().st_size < path.stat().st_size:
             break
     else:
         pytest.fail("never killed a writer in the middle of a save")
     checkpoint = torch.load(path, weights_only=True)
-    assert checkpoint["version"] >= 0 and checkpoint["weights"].shape == (8_000_000,)
+    # whole: every value is that of one version (a torn file would mix two, or fail to load)
+    weights = torch.randn(8_000_000, generator=torch.Generator().manual_seed(0))
+    assert torch.equal(checkpoint["weights"], weights + checkpoint["version"])
+    with pytest.raises(RuntimeError, match="zip archive"):  # the killed write's file is torn
+        torch.load(partial[-1], weights_only=True)

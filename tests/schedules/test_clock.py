@@ -17,6 +17,25 @@ def test_steps_per_epoch_counts_optimizer_steps(n, batch, drop_last, accumulate,
                            devices=devices) == expected
 
 
+@pytest.mark.parametrize("devices", [2, 3, 4])
+@pytest.mark.parametrize("drop_last", [True, False])
+@pytest.mark.parametrize("accumulate", [1, 3])
+def test_steps_per_epoch_on_several_devices_equal_torchs_distributed_sampler_and_loader(devices, drop_last,
+                                                                                        accumulate):
+    # 1279 samples: 639.5 per device on 2, so every floor differs from its ceil; batch 64 does not
+    # divide a shard either (639 -> 9 full batches, 640 -> 10)
+    from torch.utils.data import DataLoader, DistributedSampler
+
+    data = list(range(1279))
+    for rank in range(devices):
+        sampler = DistributedSampler(data, num_replicas=devices, rank=rank, shuffle=False, drop_last=drop_last)
+        batches = len(DataLoader(data, batch_size=64, sampler=sampler, drop_last=drop_last))
+        assert steps_per_epoch(train_size=1279, batch_size=64, drop_last=drop_last, accumulate=accumulate,
+                               devices=devices) == math.ceil(batches / accumulate)
+    assert steps_per_epoch(train_size=1279, batch_size=64, drop_last=True, accumulate=1, devices=2) == 9
+    assert steps_per_epoch(train_size=1279, batch_size=64, drop_last=False, accumulate=1, devices=2) == 10
+
+
 def test_timer_maps_steps_to_the_schedules_unit_and_interval():
     clock = Clock(steps_per_epoch=10, total_steps=100)
     assert [clock.timer("step", "step")(s) for s in (0, 7, 25)] == [0, 7, 25]

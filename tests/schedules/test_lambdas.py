@@ -1,13 +1,17 @@
 """lambda and multiplicative against torch's LambdaLR / MultiplicativeLR; the expression whitelist."""
 
 import math
+import os
+import sys
 
 import pytest
 import torch
 
-from curves import CLOCKS, node, ours, reference
+from curves import CLOCKS, NO_WARMUP, node, ours, reference
 
 from lrframe.config.errors import ConfigError
+from lrframe.schedules import run_schedule
+from lrframe.schedules.clock import Clock
 from lrframe.schedules.lambdas import expression, multiplicative
 
 lr_scheduler = torch.optim.lr_scheduler
@@ -75,8 +79,8 @@ def test_multiplicative_caches_its_running_product():
     ("'a' * 3", "is not allowed"),
     ("epoch[0]", "is not allowed"),
     ("0.9 **", "expected an arithmetic expression"),
-    ("log(epoch)", "fails at epoch=0: math domain error"),
-    ("1 / epoch", "fails at epoch=0: float division by zero"),
+    ("log(epoch)", "fails at epoch=0: ValueError: math domain error"),
+    ("1 / epoch", "fails at epoch=0: ZeroDivisionError: float division by zero"),
     ("os.path.sep", "expected a callable"),
     ("lrframe.nothing_here", "lrframe has no attribute nothing_here"),
     ("", "expected an arithmetic expression"),
@@ -91,3 +95,70 @@ def test_anything_but_arithmetic_is_a_one_line_config_error(text, complaint):
 def test_powers_run_on_floats_so_a_huge_exponent_overflows_instead_of_hanging():
     with pytest.raises(OverflowError):
         expression("lr_lambda", "9 ** 9 ** 9", "epoch")(0)
+
+
+def test_nesting_deeper_than_the_limit_is_a_one_line_config_error_not_a_recursion_error():
+    for text in ("+".join(["1"] * 3000), "-" * 3000 + "1", "1" + "*epoch" * 150):
+        with pytest.raises(ConfigError, match="nested more than 100 deep") as error:
+            ours(node("lambda", "step", "epoch", lr_lambda=text))
+        assert len(str(error.value)) < 400  # the value is shortened to its start and its length
+
+
+@pytest.fixture
+def user_module(tmp_path, monkeypatch):
+    """A module of the user's on the path that leaves a file behind when it is imported."""
+    marker = tmp_path / "imported"
+    (tmp_path / "adversarial_user_schedules.py").write_text(
+        "import pathlib, sys\n"
+        f"pathlib.Path({str(marker)!r}).touch()\n"
+        "def halving(epoch):\n    return 0.5 ** epoch\n"
+        "def exits(epoch):\n    sys.exit(0)\n")
+    (tmp_path / "adversarial_exits_on_import.py").write_text("import sys\nsys.exit(3)\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    yield marker
+    for name in ("adversarial_user_schedules", "adversarial_exits_on_import"):
+        sys.modules.pop(name, None)
+
+
+def test_validation_neither_imports_nor_calls_a_dotted_path_building_the_schedule_does(user_module):
+    from conftest import make_plan
+
+    plan = make_plan("scheduler=lambda", "warmup=none", "scheduler.lr_lambda=adversarial_user_schedules.halving")
+    assert not user_module.exists() and "adversarial_user_schedules" not in sys.modules
+    schedule = plan.schedule()  # built to run: imported now, and it is the user's function
+    assert user_module.exists()
+    assert [schedule(s * plan.clock.steps_per_epoch) for s in range(3)] == [1.0, 0.5, 0.25]
+
+
+def test_a_dotted_path_to_a_module_that_does_not_exist_is_refused_by_validation(user_module):
+    from conftest import make_plan
+
+    with pytest.raises(ConfigError, match="no module named adversarial_nowhere"):
+        make_plan("scheduler=lambda", "scheduler.lr_lambda=adversarial_nowhere.f")
+
+
+@pytest.mark.parametrize("path, complaint", [
+    ("sys.exit", "is a builtin_function_or_method, not a function written in Python"),
+    ("os._exit", "is a builtin_function_or_method, not a function written in Python"),
+    ("os.umask", "is a builtin_function_or_method, not a function written in Python"),
+    ("os.system", "refused by Hydra's target policy"),
+    ("shutil.rmtree", "refused by Hydra's target policy"),
+    ("adversarial_user_schedules.exits", "fails at epoch=0: SystemExit: 0"),
+    ("adversarial_exits_on_import.f", "importing adversarial_exits_on_import fails: SystemExit: 3"),
+])
+def test_user_code_that_exits_or_is_not_a_schedule_is_a_one_line_error_when_built(user_module, path, complaint):
+    umask = os.umask(0o022)
+    os.umask(umask)
+    with pytest.raises(ConfigError) as error:
+        ours(node("lambda", "step", "epoch", lr_lambda=path))
+    message = str(error.value)
+    assert message.startswith(f"scheduler.lr_lambda={path}: ") and complaint in message and "\n" not in message
+    assert os.umask(umask) == umask  # os.umask was never called
+
+
+def test_a_user_function_failing_later_in_training_is_a_one_line_error_naming_the_time():
+    schedule = run_schedule(node("lambda", "epoch", "epoch", lr_lambda="1 / (3 - epoch)"), NO_WARMUP,
+                            Clock(10, 100), 1.0)
+    assert schedule(0) == pytest.approx(1 / 3)
+    with pytest.raises(ConfigError, match=r"fails at epoch=3: ZeroDivisionError"):
+        schedule(30)

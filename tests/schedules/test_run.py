@@ -4,7 +4,9 @@ import math
 
 import pytest
 
-from curves import LR, SPE, TOTAL, node, ours
+from torch.optim import lr_scheduler
+
+from curves import LR, SPE, TOTAL, node, ours, reference
 
 from lrframe.schedules import Clock, run_schedule
 
@@ -37,24 +39,39 @@ MAINS = [  # every kind of main schedule: decaying, per epoch, cyclic with momen
     node("plateau", "step", "epoch", monitor="val/loss", mode="min", factor=0.1, patience=10, threshold=1e-4,
          threshold_mode="rel", cooldown=0, min_lr=0.0, eps=1e-8),
 ]
+W = 10  # the warmup's steps in test_warmup_edges_on_every_kind_of_schedule
+#: torch's class for each of MAINS, over the rest of the run after a warmup of W steps (no metric is
+#: fed to ReduceLROnPlateau, so it holds the lr)
+TORCH = {
+    "cosine": lambda opt: lr_scheduler.CosineAnnealingLR(opt, T_max=TOTAL - W, eta_min=0.0),
+    "step": lambda opt: lr_scheduler.StepLR(opt, step_size=2, gamma=0.5),
+    "cyclic": lambda opt: lr_scheduler.CyclicLR(opt, base_lr=LR / 4, max_lr=LR, step_size_up=1, mode="triangular",
+                                                cycle_momentum=True, base_momentum=0.8, max_momentum=0.9),
+    "onecycle": lambda opt: lr_scheduler.OneCycleLR(opt, max_lr=LR, total_steps=TOTAL - W, pct_start=0.3,
+                                                    anneal_strategy="cos", cycle_momentum=True, base_momentum=0.85,
+                                                    max_momentum=0.95, div_factor=25.0, final_div_factor=1e4),
+    "plateau": lambda opt: lr_scheduler.ReduceLROnPlateau(opt),
+}
 
 
 @pytest.mark.parametrize("main", MAINS, ids=lambda n: n["name"])
 @pytest.mark.parametrize("shape, start_factor", [("linear", 0.0), ("linear", 0.2), ("exponential", 0.01),
                                                  ("constant", 0.1)])
 def test_warmup_edges_on_every_kind_of_schedule(main, shape, start_factor):
-    W = 10
     warmed, warmed_momentum = ours(main, warmup={"name": shape, "steps": W, "start_factor": start_factor})
-    plain, plain_momentum = ours(main, total=TOTAL - W)  # the main schedule alone over the rest of the run
-    first = plain[0]
+    # the main schedule from its own beginning at step W, as torch's class computes it
+    if main["name"] == "plateau":
+        torch_lrs, torch_momenta = [LR] * (TOTAL - W), None
+    else:
+        torch_lrs, torch_momenta = reference(TORCH[main["name"]], main["unit"], main["interval"], total=TOTAL - W)
+    first = torch_lrs[0]
+    warmup = {"linear": lambda s: start_factor + (1 - start_factor) * s / W,  # the shapes' formulas
+              "exponential": lambda s: start_factor ** (1 - s / W), "constant": lambda s: start_factor}[shape]
+    assert warmed[:W] == pytest.approx([warmup(s) * first for s in range(W)], rel=1e-6, abs=1e-15)
     assert warmed[0] == pytest.approx(start_factor * first, rel=1e-6)                  # step 0
-    ramp = {"linear": start_factor + (1 - start_factor) * (W - 1) / W,
-            "exponential": start_factor ** (1 / W), "constant": start_factor}[shape]
-    assert warmed[W - 1] == pytest.approx(ramp * first, rel=1e-6)                      # step W-1
-    assert warmed[W] == pytest.approx(first, rel=1e-6)                                 # step W: its own beginning
-    assert warmed[W:] == pytest.approx(plain, rel=1e-6)                                # ... through the last step
-    if plain_momentum is not None:  # momentum holds the main schedule's first value during warmup
-        assert warmed_momentum == pytest.approx([plain_momentum[0]] * W + plain_momentum, rel=1e-6)
+    assert warmed[W:] == pytest.approx(torch_lrs, rel=1e-6, abs=1e-15)                # step W on: the main one
+    if main.get("cycle_momentum"):  # momentum holds the main schedule's first value during warmup
+        assert warmed_momentum == pytest.approx([torch_momenta[0]] * W + torch_momenta, rel=1e-6)
 
 
 def test_warmup_runs_per_optimizer_step_while_the_main_schedule_steps_per_epoch():

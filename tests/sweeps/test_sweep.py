@@ -234,3 +234,76 @@ def test_optuna_search_maximizes_the_val_acc_that_train_py_returns(tmp_path):
                       "warmup.epochs": config["warmup"]["epochs"]}
     assert 1e-3 <= params["optimizer.lr"] <= 1 and 1e-6 <= params["optimizer.weight_decay"] <= 1e-2
     assert 0 <= params["warmup.epochs"] <= 3
+
+
+def test_a_bad_job_record_is_reported_the_summary_still_written_and_the_exit_status_is_1(grid, tmp_path):
+    import shutil
+
+    from lrframe.sweeps.sweep import SweepSummary
+
+    sweep = tmp_path / "sweep"
+    shutil.copytree(grid, sweep)
+    first, second = job_dirs(sweep)[:2]
+    (first / "metrics.json").write_text('{"val/acc": 0.9, "val/lo')  # cut short
+    (second / "job.json").write_text("not json")
+    for product in ("summary.csv", "summary.md", "summary.png"):
+        (sweep / product).unlink()
+    with pytest.raises(SystemExit) as exit_:  # the summary callback, as Hydra calls it at the end
+        SweepSummary().on_multirun_end(OmegaConf.create({"hydra": {"sweep": {"dir": str(sweep)}}}))
+    assert exit_.value.code == 1
+    rows = summary_rows(sweep)
+    assert [(row["directory"], row["status"]) for row in rows] == [
+        (first.name, "failed"), (second.name, "failed"), *((job.name, "completed") for job in job_dirs(sweep)[2:])]
+    assert rows[0]["error"].startswith("unreadable record: JSONDecodeError: ")
+    assert rows[1]["error"].startswith("unreadable record: JSONDecodeError: ")
+    assert "4 jobs: 2 completed, 2 failed." in (sweep / "summary.md").read_text()
+
+
+@pytest.mark.slow
+def test_an_interrupted_sweep_resumes_a_finished_job_keeps_its_record_and_a_new_grid_is_summarized_alone(tmp_path):
+    import json
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from conftest import REPO
+
+    sweep = tmp_path / "sweep"
+    grid = ["-m", "seed=0,1", "trainer.max_epochs=150", "warmup=none", f"hydra.sweep.dir={sweep}"]
+    # 1. SIGTERM while job 1 trains: job 0 is completed, job 1 interrupted with a checkpoint, exit 143
+    first = subprocess.Popen([sys.executable, str(REPO / "train.py"), *grid], cwd=tmp_path, text=True,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    deadline = time.monotonic() + 180
+    while not list(sweep.glob("1_*/checkpoints/last.ckpt")):
+        assert first.poll() is None and time.monotonic() < deadline, first.communicate()
+        time.sleep(0.1)
+    first.send_signal(signal.SIGTERM)
+    _, stderr = first.communicate(timeout=120)
+    assert first.returncode == 143, stderr
+    done, stopped = job_dirs(sweep)
+    assert json.loads((done / "job.json").read_text())["status"] == "completed"
+    record = json.loads((stopped / "job.json").read_text())
+    assert record["status"] == "interrupted" and record["error"].startswith("stopped by SIGTERM; checkpoint saved")
+    metrics, seconds = (done / "metrics.json").read_bytes(), record["seconds"]
+    finished_seconds = json.loads((done / "job.json").read_text())["seconds"]
+    # 2. the same command with resume=auto: job 0 is revisited (nothing to train), job 1 continues
+    result = train_cli(*grid, "resume=auto", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert (done / "metrics.json").read_bytes() == metrics  # the original record, not the revisit's
+    revisited = json.loads((done / "job.json").read_text())
+    assert revisited["status"] == "completed" and revisited["seconds"] > finished_seconds
+    resumed = json.loads((stopped / "job.json").read_text())
+    assert resumed["status"] == "completed" and resumed["seconds"] > seconds  # both attempts' time
+    assert read_metrics(stopped)["epochs"] == 150
+    rows = summary_rows(sweep)
+    assert [row["status"] for row in rows] == ["completed", "completed"]
+    assert float(rows[0]["wall_seconds"]) == json.loads(metrics)["wall_seconds"]
+    # 3. another grid in the same directory: its summary has its own job only, and says so
+    result = train_cli("-m", "seed=5", "trainer.max_epochs=2", "warmup=none", f"hydra.sweep.dir={sweep}",
+                       cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    rows = summary_rows(sweep)
+    assert [row["overrides"] for row in rows] == ["seed=5 trainer.max_epochs=2 warmup=none"]
+    assert "2 job directories of an earlier multirun in this directory are left out" in \
+        (sweep / "summary.md").read_text()
