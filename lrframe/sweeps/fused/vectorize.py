@@ -90,18 +90,19 @@ def vectorize(models: list[nn.Module], x: torch.Tensor) -> Forward:
         raise NotVectorizable(f"{kind}: batch normalization updates running statistics in place during training")
     forward = linear_stack_forward(first) if _is_linear_stack(first) else vmap_forward(first)
     state = torch.get_rng_state()
-    try:
-        with torch.no_grad():
-            fused = forward(stacked(models), x.unsqueeze(0).expand(len(models), *x.shape))
-            own = [m(x) for m in models]
-    except Exception as error:  # noqa: BLE001 - any failure of vmap means: not vectorizable
-        lines = str(error).strip().splitlines()
-        raise NotVectorizable(f"{kind}: its forward cannot run under torch.func.vmap "
-                              f"({type(error).__name__}: {lines[0][:160] if lines else ''})") from None
+    with torch.no_grad():
+        own = [m(x) for m in models]
     if not torch.equal(torch.get_rng_state(), state):
         torch.set_rng_state(state)
         raise NotVectorizable(f"{kind}: its forward draws random numbers (e.g. dropout), so members could not "
                               "keep their solo runs' random streams")
+    try:
+        with torch.no_grad():
+            fused = forward(stacked(models), x.unsqueeze(0).expand(len(models), *x.shape))
+    except Exception as error:  # noqa: BLE001 - any failure of vmap means: not vectorizable
+        lines = str(error).strip().splitlines()
+        raise NotVectorizable(f"{kind}: its forward cannot run under torch.func.vmap "
+                              f"({type(error).__name__}: {lines[0][:160] if lines else ''})") from None
     for k, out in enumerate(own):
         if not torch.is_tensor(out) or fused[k].shape != out.shape or not torch.allclose(fused[k], out, atol=1e-5,
                                                                                            rtol=1e-4):
