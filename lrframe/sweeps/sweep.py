@@ -112,10 +112,7 @@ def run_job(task: Callable[[], float | None]) -> float | None:
 
         torch.set_num_threads(threads)
         log.info(f"job {hydra.job.num}: {threads} torch thread(s) of {cores} cores")
-    record = {"job": hydra.job.num, "overrides": list(hydra.overrides.task), "status": "running",
-              "error": None, "seconds": None, "sweep": os.environ.get(SWEEP_ID)}
-    earlier = _earlier_seconds(run_dir)  # read before this attempt's record replaces it
-    _write_record(run_dir, record)
+    record, earlier = start_record(hydra, run_dir)
     started = time.perf_counter()
 
     def seconds() -> float:  # of this attempt and the earlier ones
@@ -147,6 +144,16 @@ def run_job(task: Callable[[], float | None]) -> float | None:
     _write_record(run_dir, record)
     watchdog.exit_if_orphaned()
     return value
+
+
+def start_record(hydra: DictConfig, run_dir: Path) -> tuple[dict, float]:
+    """Write the job's ``job.json`` as ``running``; returns the record and the seconds its earlier
+    attempts took (a job run again with resume=auto adds to them)."""
+    record = {"job": hydra.job.num, "overrides": list(hydra.overrides.task), "status": "running",
+              "error": None, "seconds": None, "sweep": os.environ.get(SWEEP_ID)}
+    earlier = _earlier_seconds(run_dir)  # read before this attempt's record replaces it
+    _write_record(run_dir, record)
+    return record, earlier
 
 
 def _earlier_seconds(run_dir: Path) -> float:
