@@ -23,9 +23,9 @@ def test_a_target_node_validates_and_passes_its_own_arguments_to_the_class():
     (("warmup=none", "scheduler.unit=step"), "scheduler.unit=step: a scheduler given by _target_ counts its own"),
     (("warmup=none", "scheduler.interval=batch"), "scheduler.interval=batch: expected one of step, epoch"),
     (("warmup=none", "+scheduler.monitor=train/loss"), "scheduler.monitor=train/loss: expected one of val/loss"),
-    (("warmup=none", "scheduler=cosine"), "scheduler._target_=torch.optim.lr_scheduler.StepLR: given on top of "
-                                          "scheduler=cosine, whose keys (T_max, eta_min, num_cycles, k_decay, step_size) would go to the "
-                                          "class"),
+    (("warmup=none", "scheduler=cosine"),
+     "scheduler._target_=torch.optim.lr_scheduler.StepLR: given on top of scheduler=cosine, whose keys "
+     "(T_max, eta_min, num_cycles, k_decay, step_size) would go to the class"),
     (("warmup=none", "scheduler._target_=torchh.optim.StepLR"),
      "scheduler._target_=torchh.optim.StepLR: no importable module in this dotted path (no module named torchh)"),
 ])
