@@ -20,7 +20,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from lrframe.config import groups
+from lrframe.config import groups, param_groups
 from lrframe.config.errors import ConfigError, boolean, choice, integer, known_keys, number, show
 from lrframe.config.registry import builtin, is_target
 from lrframe.config.targets import check_target
@@ -100,6 +100,27 @@ class Plan:
         """The run's schedule, for a base lr of ``lr`` (the effective lr by default)."""
         return run_schedule(self.config["scheduler"], self.config["warmup"], self.clock, lr or self.lr)
 
+    def group_schedules(self, lr: float | None = None) -> dict[str, RunSchedule]:
+        """Pattern -> the schedule of each parameter group with one of its own (``optimizer.param_groups``),
+        for a run's base lr of ``lr``: built for the group's base lr (``lr`` x its multiplier). The other
+        groups follow ``schedule(lr)``."""
+        lr, optimizer = lr or self.lr, self.config["optimizer"]
+        found = {}
+        for pattern, (scheduler, warmup) in param_groups.own_schedules(self.config).items():
+            try:
+                found[pattern] = run_schedule(scheduler, warmup, self.clock,
+                                              lr * param_groups.multiplier(optimizer, pattern))
+            except ConfigError as error:
+                raise error.under(f"{param_groups.KEY}.{pattern}") from None
+        return found
+
+    @property
+    def layers(self) -> int | None:
+        """A built-in model's number of layers (``optimizer.layer_decay``); None for a user's model,
+        whose layers are known once it is built."""
+        model = self.config["model"]
+        return None if is_target(model) else groups.LAYER_COUNTS[model["name"]](model)
+
     def with_data(self, *, train_size: int, val_size: int, batch_size: int, drop_last: bool,
                   batches_per_epoch: int | None = None) -> Plan:
         """The plan completed with the training data: the clock, the global batch, the lr scaling.
@@ -154,13 +175,16 @@ class Plan:
             return
         # builds (and so checks) the scheduler and warmup nodes; for optimizer.lr=auto against the test's
         # end_lr, which the lr it finds is below (checked again once it is found)
-        schedule = check_schedule(self, self.lr or self.range_test[1]["end_lr"],
-                                  None if self.lr else f"optimizer.lr=auto finds an lr below {self.range_test[0]}.end_lr")
+        lr, source = (self.lr, None) if self.lr else \
+            (self.range_test[1]["end_lr"], f"optimizer.lr=auto finds an lr below {self.range_test[0]}.end_lr")
+        schedule = check_schedule(self, lr, source)
+        own = check_schedule(self, lr, source, Plan.group_schedules)
         optimizer = cfg["optimizer"]
-        if (schedule.schedules_momentum and not is_target(optimizer)
-                and not {"momentum", "betas"} & set(groups.OPTIMIZERS[optimizer["name"]][1])):
-            raise ConfigError("scheduler.cycle_momentum", True,
-                              f"optimizer={optimizer['name']} has no momentum to cycle; expected false")
+        for key, cycled in (("scheduler", schedule), *((f"{param_groups.KEY}.{p}.scheduler", s) for p, s in own.items())):
+            if (cycled.schedules_momentum and not is_target(optimizer)
+                    and not {"momentum", "betas"} & set(groups.OPTIMIZERS[optimizer["name"]][1])):
+                raise ConfigError(f"{key}.cycle_momentum", True,
+                                  f"optimizer={optimizer['name']} has no momentum to cycle; expected false")
 
 
 def _node(cfg: dict, key: str) -> dict:
@@ -309,13 +333,8 @@ def validate(cfg: Any) -> Plan:
     _check_data_keys(cfg["data"])
     checked = {group: _check_group(group, cfg[group]) for group in REGISTERED}
     if isinstance(checked["model"], list):  # model=mlp names its parameters before it is built
-        from lrframe.config.patterns import assign
-
-        assign(checked["model"], cfg["optimizer"].get("lr_multipliers"))
-    else:  # other models: the names are checked when the model is built
-        from lrframe.config.patterns import check_multipliers
-
-        check_multipliers(cfg["optimizer"].get("lr_multipliers"))
+        param_groups.check_names(checked["model"], cfg["optimizer"], groups.LAYER_COUNTS["mlp"](cfg["model"]))
+    # other models: the names are checked when the model is built (lrframe.optim.optimizer.check_groups)
     devices = _check_trainer(cfg["trainer"])
     choice("logger.name", cfg["logger"].get("name"), LOGGERS)
     known_keys(cfg["logger"], LOGGER_KEYS, "logger", "logger")
@@ -326,6 +345,12 @@ def validate(cfg: Any) -> Plan:
     known_keys(cfg["task"], ("name", *TASKS[task]), f"task={task}", "task")
     if is_target(cfg["scheduler"]):
         check_scheduler_target(cfg["scheduler"], cfg["warmup"], task)
+        for pattern, own in param_groups.check_param_groups(cfg["optimizer"]).items():
+            for name in param_groups.SCHEDULE_KEYS:
+                if own.get(name) is not None:
+                    raise ConfigError(f"{param_groups.KEY}.{pattern}.{name}", own[name], "a group's own schedule "
+                                      "needs one of lrframe's schedules for the run; scheduler._target_ steps every "
+                                      "group by itself")
 
     plan = Plan(cfg, devices)
     if is_target(cfg["data"]):
@@ -339,15 +364,16 @@ def validate(cfg: Any) -> Plan:
                           drop_last=data["drop_last"])
 
 
-def check_schedule(plan: Plan, lr: float, lr_source: str | None = None) -> RunSchedule:
-    """Build the run's schedule for base lr ``lr``; an error names ``lr_source`` (where ``lr`` came from).
+def check_schedule(plan: Plan, lr: float, lr_source: str | None = None, build=Plan.schedule):
+    """Build the run's schedule (or with ``build=Plan.group_schedules``, the parameter groups' own) for
+    base lr ``lr``; an error names ``lr_source`` (where ``lr`` came from).
 
     The user's own functions (a dotted-path ``lr_lambda``) are not imported or called: that happens
     when the schedule is built to run.
     """
     try:
         with user_code_deferred():
-            return plan.schedule(lr)
+            return build(plan, lr)
     except ConfigError as error:
         if lr_source is None:
             raise
