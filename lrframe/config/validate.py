@@ -55,8 +55,10 @@ TRAINER_ARGS = ("accelerator", "strategy", "devices", "num_nodes", "precision", 
 LOGGERS = ("tensorboard", "none")
 LOGGER_KEYS = ("name", "step_sizes_every_n_steps")
 RANGE_TEST_KEYS = ("start_lr", "end_lr", "num_steps", "mode", "smoothing", "diverge_factor", "suggestion")
+BATCH_SIZE_FIND_KEYS = ("mode", "init_val", "max_trials", "memory_limit_mb", "memory_fraction", "small_batch",
+                        "big_batch", "noise_batches", "after_steps")
 #: task -> its keys; task=fit holds the LR range test's settings for optimizer.lr=auto under task.lr_find
-TASKS = {"fit": ("lr_find",), "preview": (), "lr_find": RANGE_TEST_KEYS}
+TASKS = {"fit": ("lr_find",), "preview": (), "lr_find": RANGE_TEST_KEYS, "batch_size_find": BATCH_SIZE_FIND_KEYS}
 #: trainer.precision -> the torch.autocast dtype of the LR range test's forward pass (None: float32)
 RANGE_TEST_PRECISIONS = {None: None, 32: None, "32": None, "32-true": None, 16: "float16", "16": "float16",
                          "16-mixed": "float16", "bf16": "bfloat16", "bf16-mixed": "bfloat16"}
@@ -164,8 +166,10 @@ class Plan:
                 f" x {self.lr_scale:g} (optimizer.lr_scaling={optimizer['lr_scaling']})"
             raise ConfigError("optimizer.lr", optimizer["lr"],
                               f"the lr{scaled} overflows float32; expected at most {MAX_LR:.6g}")
-        if task == "preview" and self.lr is None:
-            raise ConfigError("optimizer.lr", "auto", "task=preview needs a number: find one with task=lr_find")
+        if task in ("preview", "batch_size_find") and self.lr is None:
+            raise ConfigError("optimizer.lr", "auto", f"task={task} needs a number: find one with task=lr_find")
+        if task == "batch_size_find":
+            _check_batch_size_find(cfg["task"], self)
         if task == "lr_find" or "lr_find" in TASKS[task]:  # the task runs, or may run, the LR range test
             key, settings = self.range_test
             _check_range_test(settings, key, self.clock.steps_per_epoch)
@@ -285,6 +289,37 @@ def _check_range_test(node: Any, key: str, steps_per_epoch: int) -> None:
     if node.get("diverge_factor") is not None:
         number(f"{key}.diverge_factor", node["diverge_factor"], gt=1)
     choice(f"{key}.suggestion", node.get("suggestion"), SUGGESTIONS)
+
+
+def _check_batch_size_find(node: dict, plan: Plan) -> None:
+    """task=batch_size_find's settings, against the training set and the run's length."""
+    from lrframe.batch_size.search import MODES
+
+    choice("task.mode", node.get("mode"), MODES)
+    integer("task.init_val", node.get("init_val"), ge=1)
+    integer("task.max_trials", node.get("max_trials"), ge=1)
+    if node.get("memory_limit_mb") is not None:
+        number("task.memory_limit_mb", node["memory_limit_mb"], gt=0)
+    number("task.memory_fraction", node.get("memory_fraction"), gt=0, le=1)
+    integer("task.noise_batches", node.get("noise_batches"), ge=1)
+    integer("task.after_steps", node.get("after_steps"), ge=0, le=plan.clock.total_steps)
+    if node["after_steps"] and is_target(plan.config["scheduler"]):
+        raise ConfigError("task.after_steps", node["after_steps"], "trains with lrframe's own schedules; a "
+                          "scheduler given by _target_ is stepped by Lightning: expected 0")
+    size = plan.train_size
+    small = node.get("small_batch")
+    if small is not None:
+        integer("task.small_batch", small, ge=1, lt=size)
+    small = small or plan.config["data"]["batch_size"]
+    big = node.get("big_batch")
+    if big is not None:
+        integer("task.big_batch", big, ge=1, le=size)
+        if big <= small:
+            raise ConfigError("task.big_batch", big, f"expected more than B_small ({small}: task.small_batch, or "
+                                                     "data.batch_size); the noise scale needs two batch sizes")
+    elif small >= size:
+        raise ConfigError("task.small_batch", node.get("small_batch"), f"B_small is data.batch_size ({small}), the "
+                          f"whole training set ({size}): set task.small_batch below it")
 
 
 def _check_range_test_trainer(node: dict) -> None:
