@@ -121,7 +121,8 @@ class Plan:
         """A built-in model's number of layers (``optimizer.layer_decay``); None for a user's model,
         whose layers are known once it is built."""
         model = self.config["model"]
-        return None if is_target(model) else groups.LAYER_COUNTS[model["name"]](model)
+        count = None if is_target(model) else groups.LAYER_COUNTS.get(model["name"])
+        return count and count(model)
 
     def with_data(self, *, train_size: int, val_size: int, batch_size: int, drop_last: bool,
                   batches_per_epoch: int | None = None) -> Plan:

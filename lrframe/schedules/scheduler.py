@@ -37,6 +37,7 @@ class ScheduledLR(torch.optim.lr_scheduler.LRScheduler):
         self.schedules = schedules
         #: each schedule once, in the order of the groups' first use: what is evaluated and checkpointed
         self.distinct = list({id(s): s for s in schedules}.values())
+        self._cycled = [s for s in self.distinct if s.schedules_momentum]  # those that set momentum
         self.momentum_key = _momentum_key(optimizer)
         super().__init__(optimizer)
 
@@ -57,9 +58,9 @@ class ScheduledLR(torch.optim.lr_scheduler.LRScheduler):
         self._apply_momentum()
 
     def _apply_momentum(self) -> None:
-        momenta = {id(s): s.momentum(self.last_epoch) for s in self.distinct if s.schedules_momentum}
-        if not momenta:
+        if not self._cycled:
             return
+        momenta = {id(s): s.momentum(self.last_epoch) for s in self._cycled}
         for group, schedule in zip(self.optimizer.param_groups, self.schedules):
             momentum = momenta.get(id(schedule))
             if momentum is None:
