@@ -23,13 +23,16 @@ from lrframe.schedules.clock import Clock
 from lrframe.schedules.scheduler import ScheduledLR
 
 
-def create_scheduler(optimizer: torch.optim.Optimizer, scheduler: str | dict = "cosine",
-                     warmup: str | dict | None = None, *, max_steps: int | None = None,
+def create_scheduler(optimizer: torch.optim.Optimizer, scheduler: str | dict | list = "cosine",
+                     warmup: str | dict | list | None = None, *, max_steps: int | None = None,
                      steps_per_epoch: int | None = None, max_epochs: int | None = None) -> ScheduledLR:
     """A torch ``LRScheduler`` to step once per optimizer step, equal to ``task=preview`` of the same config.
 
     scheduler, warmup: an option's name or a dict of its keys (``{"name": "step", "step_size": 2}``);
-                       unset keys take the YAML defaults (``conf/scheduler/NAME.yaml``).
+                       unset keys take the YAML defaults (``conf/scheduler/NAME.yaml``). A list gives
+                       one per parameter group (as torch's ``LambdaLR`` takes one ``lr_lambda`` per
+                       group), each built for its group's lr: absolute lrs among its keys are that
+                       group's.
     max_steps:         the run's length in optimizer steps; or ``steps_per_epoch`` x ``max_epochs``
                        (needed for durations in epochs and ``interval: epoch``).
     """
@@ -40,9 +43,19 @@ def create_scheduler(optimizer: torch.optim.Optimizer, scheduler: str | dict = "
     per_epoch = integer("steps_per_epoch", steps_per_epoch, ge=1) if steps_per_epoch is not None else max_steps
     total = min(x for x in (max_steps, max_epochs and per_epoch * integer("max_epochs", max_epochs, ge=1)) if x)
     clock = Clock(per_epoch, total)
-    schedule = run_schedule(defaults.node("scheduler", scheduler), defaults.node("warmup", warmup or "none"),
-                            clock, optimizer.defaults["lr"])
-    return ScheduledLR(optimizer, schedule)
+    if not isinstance(scheduler, list) and not isinstance(warmup, list):
+        return ScheduledLR(optimizer, run_schedule(defaults.node("scheduler", scheduler),
+                                                   defaults.node("warmup", warmup or "none"), clock,
+                                                   optimizer.defaults["lr"]))
+    groups = optimizer.param_groups
+    per_group = {}
+    for key, given in (("scheduler", scheduler), ("warmup", warmup)):
+        if isinstance(given, list) and len(given) != len(groups):
+            raise ConfigError(key, given, f"expected one per parameter group ({len(groups)})")
+        per_group[key] = given if isinstance(given, list) else [given] * len(groups)
+    return ScheduledLR(optimizer, [run_schedule(defaults.node("scheduler", s), defaults.node("warmup", w or "none"),
+                                                clock, group.get("initial_lr", group["lr"]))
+                                   for s, w, group in zip(per_group["scheduler"], per_group["warmup"], groups)])
 
 
 def build_optimizer(model: torch.nn.Module, optimizer: str | dict = "sgd",

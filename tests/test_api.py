@@ -86,3 +86,24 @@ def test_the_documented_plain_loop_example_runs_and_anneals_to_zero():
     optimizer = namespace["optimizer"]
     assert optimizer.param_groups[0]["lr"] == pytest.approx(0.0, abs=1e-12)  # cosine's end after 1000 steps
     assert namespace["scheduler"].last_epoch == 1000
+
+
+def test_create_scheduler_with_one_schedule_per_group_equals_torch_schedulers_on_each_group():
+    layers = torch.nn.Linear(3, 2), torch.nn.Linear(2, 2)
+    optimizer = torch.optim.SGD([{"params": layers[0].parameters(), "lr": 0.1},
+                                 {"params": layers[1].parameters(), "lr": 0.03}], lr=0.1)
+    ours = lrframe.create_scheduler(optimizer, [{"name": "cosine", "eta_min": 0.001},
+                                                {"name": "step", "interval": "step", "step_size": 7, "gamma": 0.5}],
+                                    max_steps=50)
+    first = torch.optim.SGD(torch.nn.Linear(3, 2).parameters(), lr=0.1)
+    second = torch.optim.SGD(torch.nn.Linear(2, 2).parameters(), lr=0.03)
+    references = [(first, torch.optim.lr_scheduler.CosineAnnealingLR(first, T_max=50, eta_min=0.001)),
+                  (second, torch.optim.lr_scheduler.StepLR(second, step_size=7, gamma=0.5))]
+    for _ in range(50):
+        expected = [opt.param_groups[0]["lr"] for opt, _ in references]
+        assert [g["lr"] for g in optimizer.param_groups] == pytest.approx(expected, rel=1e-9)
+        for opt, scheduler in ((optimizer, ours), *references):
+            opt.step()
+            scheduler.step()
+    with pytest.raises(ValueError, match=r"expected one per parameter group \(2\)"):
+        lrframe.create_scheduler(optimizer, ["cosine"], max_steps=50)

@@ -43,3 +43,23 @@ def _option_keys(group: str, name: str | None, composed: dict) -> set[str]:
     path = CONFIG_DIR / group / f"{default}.yaml"
     own = yaml.safe_load(path.read_text()) if path.is_file() else {}
     return {key for key in (own or {}) if key != "defaults"}
+
+
+def option_node(group: str, name: str, root: dict) -> dict:
+    """The node ``GROUP=NAME`` composes to, read from the YAML without Hydra (which may be composing
+    already): ``conf/train.yaml``'s shared ``GROUP`` keys, then ``conf/GROUP/NAME.yaml``'s, its
+    interpolations (``${seed}``) resolved against ``root``'s top-level values (the run's config). Its defaults list (another
+    group's override, e.g. ``scheduler=noam``'s ``warmup: none``) does not apply to a lone node.
+    """
+    from omegaconf import OmegaConf
+
+    from lrframe.config.errors import choice
+
+    options = sorted(path.stem for path in (CONFIG_DIR / group).glob("*.yaml"))
+    choice("name", name, options)
+    shared = OmegaConf.to_container(OmegaConf.load(CONFIG_DIR / "train.yaml")).get(group) or {}
+    own = OmegaConf.to_container(OmegaConf.load(CONFIG_DIR / group / f"{name}.yaml"))
+    own.pop("defaults", None)
+    scalars = {key: value for key, value in root.items() if not isinstance(value, (dict, list))}
+    resolved = OmegaConf.create({**scalars, "_node_": {**shared, **own}})
+    return OmegaConf.to_container(resolved, resolve=True)["_node_"]

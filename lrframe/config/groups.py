@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from lrframe.config.errors import ConfigError, boolean, choice, integer, known_keys, number, text
+from lrframe.config.param_groups import check_layer_decay, check_param_groups
 from lrframe.config.registry import register
 from lrframe.data import datasets
 
@@ -84,6 +85,13 @@ def _model_check(name: str, positive: tuple[str, ...], rest: tuple[str, ...] = (
     return check
 
 
+#: built-in model -> its number of layers for optimizer.layer_decay, from its node (torch-free; the built
+#: model's own order is lrframe.optim.layers.layer_ids'): mlp hidden1..hiddenN, head; cnn its three
+#: convolutions, head; transformer the embeddings, each block, the final norm with the head
+LAYER_COUNTS = {"mlp": lambda node: len(node["hidden"]) + 1, "cnn": lambda node: 4,
+                "transformer": lambda node: node["n_layers"] + 2}
+
+
 register("model", "cnn", build="lrframe.models.cnn:build", check=_model_check("cnn", ("channels", "image_size")))
 register("model", "transformer", build="lrframe.models.transformer:build",
          check=_model_check("transformer", ("block_size", "d_model", "n_layers", "n_heads"), ("dropout",)))
@@ -139,7 +147,8 @@ OPTIMIZERS = {
     "rmsprop": ("RMSprop", ("lr", "alpha", "eps", "weight_decay", "momentum", "centered")),
 }
 #: optimizer keys lrframe reads itself (for a built-in and a _target_ alike); lr is passed scaled
-OPTIMIZER_KEYS = ("name", "lr_scaling", "base_batch_size", "no_decay_bias_and_norm", "lr_multipliers")
+OPTIMIZER_KEYS = ("name", "lr_scaling", "base_batch_size", "no_decay_bias_and_norm", "lr_multipliers", "param_groups",
+                  "layer_decay")
 LR_SCALING = ("none", "linear", "sqrt")
 
 
@@ -183,6 +192,8 @@ def check_optimizer_keys(node: dict) -> None:
     choice("optimizer.lr_scaling", node.get("lr_scaling"), LR_SCALING)
     integer("optimizer.base_batch_size", node.get("base_batch_size"), ge=1)
     boolean("optimizer.no_decay_bias_and_norm", node.get("no_decay_bias_and_norm"))
+    check_param_groups(node)
+    check_layer_decay(node)
 
 
 def _optimizer_check(name: str):

@@ -1,4 +1,7 @@
-"""Which parameters an lr multiplier applies to: glob patterns over parameter names (torch-free).
+"""Which parameters a group applies to: glob patterns over parameter names (torch-free).
+
+The patterns are the keys of ``optimizer.lr_multipliers`` and ``optimizer.param_groups`` (see
+``lrframe.config.param_groups``).
 
 A pattern matches a parameter name (as ``model.named_parameters()`` gives it, e.g. ``head.weight``)
 when the name matches it as a glob (``fnmatch``: ``*`` any run of characters, dots included, ``?``
@@ -33,6 +36,15 @@ def matches(pattern: str, name: str) -> bool:
     return fnmatchcase(name, pattern) or fnmatchcase(name, pattern + ".*")
 
 
+def check_pattern(key: str, pattern: Any, value: Any) -> str:
+    """A parameter name pattern (the key of a mapping under ``key``), or a one-line error."""
+    if (not isinstance(pattern, str) or not _SYNTAX.fullmatch(pattern)
+            or pattern.count("[") != pattern.count("]")):
+        raise ConfigError(f"{key}.{pattern}", value, "expected a parameter name pattern of letters, "
+                                                     "digits, _ . - and the wildcards * ? [...]")
+    return pattern
+
+
 def check_multipliers(value: Any) -> dict[str, float]:
     """``optimizer.lr_multipliers``: a mapping of name pattern -> multiplier > 0 (null: none)."""
     if value is None:
@@ -41,27 +53,30 @@ def check_multipliers(value: Any) -> dict[str, float]:
         raise ConfigError(KEY, value, "expected a mapping of parameter name pattern -> lr multiplier, "
                                       "e.g. {head:10}")
     for pattern, multiplier in value.items():
-        if (not isinstance(pattern, str) or not _SYNTAX.fullmatch(pattern)
-                or pattern.count("[") != pattern.count("]")):
-            raise ConfigError(f"{KEY}.{pattern}", multiplier, "expected a parameter name pattern of letters, "
-                                                              "digits, _ . - and the wildcards * ? [...]")
+        check_pattern(KEY, pattern, multiplier)
         number(f"{KEY}.{pattern}", multiplier, gt=0)
     return value
 
 
-def assign(names: list[str], multipliers: dict[str, float] | None) -> dict[str, str | None]:
-    """Each parameter name -> the pattern it matches (None: no pattern, the base lr)."""
-    multipliers = check_multipliers(multipliers)
+def assign(names: list[str], multipliers: dict[str, float] | None,
+           others: dict[str, tuple[str, Any]] | None = None) -> dict[str, str | None]:
+    """Each parameter name -> the pattern it matches (None: no pattern, the base lr).
+
+    ``others``: more patterns, each with the key and value an error about it names
+    (``optimizer.param_groups``' patterns: ``{"head": ("optimizer.param_groups.head", {...})}``); a
+    pattern of ``multipliers`` among them is one pattern, named as ``multipliers`` names it.
+    """
+    patterns = {pattern: (f"{KEY}.{pattern}", value) for pattern, value in check_multipliers(multipliers).items()}
+    patterns |= {pattern: named for pattern, named in (others or {}).items() if pattern not in patterns}
     owner: dict[str, str | None] = dict.fromkeys(names)
-    for pattern in multipliers:
+    for pattern, (key, value) in patterns.items():
         matched = [name for name in names if matches(pattern, name)]
         if not matched:
             shown = ", ".join(names[:6]) + (", ..." if len(names) > 6 else "")
-            raise ConfigError(f"{KEY}.{pattern}", multipliers[pattern],
-                              f"the pattern matches no parameter; parameters: {shown}")
+            raise ConfigError(key, value, f"the pattern matches no parameter; parameters: {shown}")
         for name in matched:
             if owner[name] is not None:
-                raise ConfigError(f"{KEY}.{pattern}", multipliers[pattern], f"{name} also matches "
-                                  f"{owner[name]!r}; a parameter may match one pattern only")
+                raise ConfigError(key, value, f"{name} also matches {owner[name]!r}; a parameter may match "
+                                              "one pattern only")
             owner[name] = pattern
     return owner

@@ -20,7 +20,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from lrframe.config import groups
+from lrframe.config import groups, param_groups
 from lrframe.config.errors import ConfigError, boolean, choice, integer, known_keys, number, show
 from lrframe.config.registry import builtin, is_target
 from lrframe.config.targets import check_target
@@ -55,8 +55,10 @@ TRAINER_ARGS = ("accelerator", "strategy", "devices", "num_nodes", "precision", 
 LOGGERS = ("tensorboard", "none")
 LOGGER_KEYS = ("name", "step_sizes_every_n_steps")
 RANGE_TEST_KEYS = ("start_lr", "end_lr", "num_steps", "mode", "smoothing", "diverge_factor", "suggestion")
+BATCH_SIZE_FIND_KEYS = ("mode", "init_val", "max_trials", "memory_limit_mb", "memory_fraction", "small_batch",
+                        "big_batch", "noise_batches", "after_steps")
 #: task -> its keys; task=fit holds the LR range test's settings for optimizer.lr=auto under task.lr_find
-TASKS = {"fit": ("lr_find",), "preview": (), "lr_find": RANGE_TEST_KEYS}
+TASKS = {"fit": ("lr_find",), "preview": (), "lr_find": RANGE_TEST_KEYS, "batch_size_find": BATCH_SIZE_FIND_KEYS}
 #: trainer.precision -> the torch.autocast dtype of the LR range test's forward pass (None: float32)
 RANGE_TEST_PRECISIONS = {None: None, 32: None, "32": None, "32-true": None, 16: "float16", "16": "float16",
                          "16-mixed": "float16", "bf16": "bfloat16", "bf16-mixed": "bfloat16"}
@@ -99,6 +101,28 @@ class Plan:
     def schedule(self, lr: float | None = None) -> RunSchedule:
         """The run's schedule, for a base lr of ``lr`` (the effective lr by default)."""
         return run_schedule(self.config["scheduler"], self.config["warmup"], self.clock, lr or self.lr)
+
+    def group_schedules(self, lr: float | None = None) -> dict[str, RunSchedule]:
+        """Pattern -> the schedule of each parameter group with one of its own (``optimizer.param_groups``),
+        for a run's base lr of ``lr``: built for the group's base lr (``lr`` x its multiplier). The other
+        groups follow ``schedule(lr)``."""
+        lr, optimizer = lr or self.lr, self.config["optimizer"]
+        found = {}
+        for pattern, (scheduler, warmup) in param_groups.own_schedules(self.config).items():
+            try:
+                found[pattern] = run_schedule(scheduler, warmup, self.clock,
+                                              lr * param_groups.multiplier(optimizer, pattern))
+            except ConfigError as error:
+                raise error.under(f"{param_groups.KEY}.{pattern}") from None
+        return found
+
+    @property
+    def layers(self) -> int | None:
+        """A built-in model's number of layers (``optimizer.layer_decay``); None for a user's model,
+        whose layers are known once it is built."""
+        model = self.config["model"]
+        count = None if is_target(model) else groups.LAYER_COUNTS.get(model["name"])
+        return count and count(model)
 
     def with_data(self, *, train_size: int, val_size: int, batch_size: int, drop_last: bool,
                   batches_per_epoch: int | None = None) -> Plan:
@@ -143,8 +167,10 @@ class Plan:
                 f" x {self.lr_scale:g} (optimizer.lr_scaling={optimizer['lr_scaling']})"
             raise ConfigError("optimizer.lr", optimizer["lr"],
                               f"the lr{scaled} overflows float32; expected at most {MAX_LR:.6g}")
-        if task == "preview" and self.lr is None:
-            raise ConfigError("optimizer.lr", "auto", "task=preview needs a number: find one with task=lr_find")
+        if task in ("preview", "batch_size_find") and self.lr is None:
+            raise ConfigError("optimizer.lr", "auto", f"task={task} needs a number: find one with task=lr_find")
+        if task == "batch_size_find":
+            _check_batch_size_find(cfg["task"], self)
         if task == "lr_find" or "lr_find" in TASKS[task]:  # the task runs, or may run, the LR range test
             key, settings = self.range_test
             _check_range_test(settings, key, self.clock.steps_per_epoch)
@@ -154,13 +180,16 @@ class Plan:
             return
         # builds (and so checks) the scheduler and warmup nodes; for optimizer.lr=auto against the test's
         # end_lr, which the lr it finds is below (checked again once it is found)
-        schedule = check_schedule(self, self.lr or self.range_test[1]["end_lr"],
-                                  None if self.lr else f"optimizer.lr=auto finds an lr below {self.range_test[0]}.end_lr")
+        lr, source = (self.lr, None) if self.lr else \
+            (self.range_test[1]["end_lr"], f"optimizer.lr=auto finds an lr below {self.range_test[0]}.end_lr")
+        schedule = check_schedule(self, lr, source)
+        own = check_schedule(self, lr, source, Plan.group_schedules)
         optimizer = cfg["optimizer"]
-        if (schedule.schedules_momentum and not is_target(optimizer)
-                and not {"momentum", "betas"} & set(groups.OPTIMIZERS[optimizer["name"]][1])):
-            raise ConfigError("scheduler.cycle_momentum", True,
-                              f"optimizer={optimizer['name']} has no momentum to cycle; expected false")
+        for key, cycled in (("scheduler", schedule), *((f"{param_groups.KEY}.{p}.scheduler", s) for p, s in own.items())):
+            if (cycled.schedules_momentum and not is_target(optimizer)
+                    and not {"momentum", "betas"} & set(groups.OPTIMIZERS[optimizer["name"]][1])):
+                raise ConfigError(f"{key}.cycle_momentum", True,
+                                  f"optimizer={optimizer['name']} has no momentum to cycle; expected false")
 
 
 def _node(cfg: dict, key: str) -> dict:
@@ -263,6 +292,37 @@ def _check_range_test(node: Any, key: str, steps_per_epoch: int) -> None:
     choice(f"{key}.suggestion", node.get("suggestion"), SUGGESTIONS)
 
 
+def _check_batch_size_find(node: dict, plan: Plan) -> None:
+    """task=batch_size_find's settings, against the training set and the run's length."""
+    from lrframe.batch_size.search import MODES
+
+    choice("task.mode", node.get("mode"), MODES)
+    integer("task.init_val", node.get("init_val"), ge=1)
+    integer("task.max_trials", node.get("max_trials"), ge=1)
+    if node.get("memory_limit_mb") is not None:
+        number("task.memory_limit_mb", node["memory_limit_mb"], gt=0)
+    number("task.memory_fraction", node.get("memory_fraction"), gt=0, le=1)
+    integer("task.noise_batches", node.get("noise_batches"), ge=1)
+    integer("task.after_steps", node.get("after_steps"), ge=0, le=plan.clock.total_steps)
+    if node["after_steps"] and is_target(plan.config["scheduler"]):
+        raise ConfigError("task.after_steps", node["after_steps"], "trains with lrframe's own schedules; a "
+                          "scheduler given by _target_ is stepped by Lightning: expected 0")
+    size = plan.train_size
+    small = node.get("small_batch")
+    if small is not None:
+        integer("task.small_batch", small, ge=1, lt=size)
+    small = small or plan.config["data"]["batch_size"]
+    big = node.get("big_batch")
+    if big is not None:
+        integer("task.big_batch", big, ge=1, le=size)
+        if big <= small:
+            raise ConfigError("task.big_batch", big, f"expected more than B_small ({small}: task.small_batch, or "
+                                                     "data.batch_size); the noise scale needs two batch sizes")
+    elif small >= size:
+        raise ConfigError("task.small_batch", node.get("small_batch"), f"B_small is data.batch_size ({small}), the "
+                          f"whole training set ({size}): set task.small_batch below it")
+
+
 def _check_range_test_trainer(node: dict) -> None:
     """What the range test's own training loop supports of the trainer's settings."""
     if node.get("accelerator", "auto") not in RANGE_TEST_ACCELERATORS:
@@ -309,13 +369,8 @@ def validate(cfg: Any) -> Plan:
     _check_data_keys(cfg["data"])
     checked = {group: _check_group(group, cfg[group]) for group in REGISTERED}
     if isinstance(checked["model"], list):  # model=mlp names its parameters before it is built
-        from lrframe.config.patterns import assign
-
-        assign(checked["model"], cfg["optimizer"].get("lr_multipliers"))
-    else:  # other models: the names are checked when the model is built
-        from lrframe.config.patterns import check_multipliers
-
-        check_multipliers(cfg["optimizer"].get("lr_multipliers"))
+        param_groups.check_names(checked["model"], cfg["optimizer"], groups.LAYER_COUNTS["mlp"](cfg["model"]))
+    # other models: the names are checked when the model is built (lrframe.optim.optimizer.check_groups)
     devices = _check_trainer(cfg["trainer"])
     choice("logger.name", cfg["logger"].get("name"), LOGGERS)
     known_keys(cfg["logger"], LOGGER_KEYS, "logger", "logger")
@@ -326,6 +381,12 @@ def validate(cfg: Any) -> Plan:
     known_keys(cfg["task"], ("name", *TASKS[task]), f"task={task}", "task")
     if is_target(cfg["scheduler"]):
         check_scheduler_target(cfg["scheduler"], cfg["warmup"], task)
+        for pattern, own in param_groups.check_param_groups(cfg["optimizer"]).items():
+            for name in param_groups.SCHEDULE_KEYS:
+                if own.get(name) is not None:
+                    raise ConfigError(f"{param_groups.KEY}.{pattern}.{name}", own[name], "a group's own schedule "
+                                      "needs one of lrframe's schedules for the run; scheduler._target_ steps every "
+                                      "group by itself")
 
     plan = Plan(cfg, devices)
     if is_target(cfg["data"]):
@@ -339,15 +400,16 @@ def validate(cfg: Any) -> Plan:
                           drop_last=data["drop_last"])
 
 
-def check_schedule(plan: Plan, lr: float, lr_source: str | None = None) -> RunSchedule:
-    """Build the run's schedule for base lr ``lr``; an error names ``lr_source`` (where ``lr`` came from).
+def check_schedule(plan: Plan, lr: float, lr_source: str | None = None, build=Plan.schedule):
+    """Build the run's schedule (or with ``build=Plan.group_schedules``, the parameter groups' own) for
+    base lr ``lr``; an error names ``lr_source`` (where ``lr`` came from).
 
     The user's own functions (a dotted-path ``lr_lambda``) are not imported or called: that happens
     when the schedule is built to run.
     """
     try:
         with user_code_deferred():
-            return plan.schedule(lr)
+            return build(plan, lr)
     except ConfigError as error:
         if lr_source is None:
             raise

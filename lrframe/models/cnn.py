@@ -24,6 +24,10 @@ class SmallCNN(nn.Module):
             nn.Conv2d(c, 2 * c, 3, padding=1), nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten())
         self.head = nn.Linear(2 * c, num_classes)
 
+    def layer_groups(self) -> list[nn.Module]:
+        """Input to output, for optimizer.layer_decay: the three convolutions, the head."""
+        return [self.features[0], self.features[2], self.features[5], self.head]
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.head(self.features(x.reshape(-1, 1, self.image_size, self.image_size)))
 

@@ -43,6 +43,11 @@ class CharTransformer(nn.Module):
         self.register_buffer("mask", torch.triu(torch.ones(block_size, block_size, dtype=torch.bool), 1),
                              persistent=False)
 
+    def layer_groups(self) -> list:
+        """Input to output, for optimizer.layer_decay (as BEiT's): the embeddings, each block, the final
+        norm with the head."""
+        return [[self.token, self.position], *self.blocks, [self.ln, self.head]]
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         t = x.shape[1]
         h = self.token(x) + self.position(torch.arange(t, device=x.device))

@@ -8,7 +8,10 @@ from torch import nn
 from lrframe.config.groups import OPTIMIZER_KEYS, OPTIMIZERS
 from lrframe.config.registry import is_target
 from lrframe.config.targets import build_target
-from lrframe.config.patterns import assign
+from lrframe.config.errors import ConfigError
+from lrframe.config.param_groups import check_names
+from lrframe.config.param_groups import groups as config_groups
+from lrframe.optim.layers import layer_count, layer_ids
 
 #: layers whose every parameter (scale and shift) is exempt from weight decay, as biases are
 NORMALIZATION = (nn.modules.batchnorm._NormBase, nn.LayerNorm, nn.GroupNorm, nn.RMSNorm)
@@ -22,32 +25,60 @@ def no_decay_names(model: nn.Module) -> set[str]:
             if name == "bias" or isinstance(module, NORMALIZATION)}
 
 
+def model_layers(model: nn.Module, node: dict) -> dict[str, int] | None:
+    """Each parameter's layer when ``optimizer.layer_decay`` is set (None when it is not); a model without
+    an order of layers is a one-line error."""
+    if node.get("layer_decay") is None:
+        return None
+    ids = layer_ids(model)
+    if ids is None:
+        raise ConfigError("optimizer.layer_decay", node["layer_decay"], f"{type(model).__name__} has no order of "
+                          "layers: give it a layer_groups() method (input to output; see docs/param-groups.md), "
+                          "timm's group_matcher, or make it an nn.Sequential")
+    return ids
+
+
+def model_layer_count(model: nn.Module, node: dict) -> int | None:
+    """``model``'s number of layers when ``optimizer.layer_decay`` is set (None when it is not)."""
+    ids = model_layers(model, node)
+    return layer_count(ids) if ids else None
+
+
+def check_groups(model: nn.Module, node: dict) -> None:
+    """The optimizer node's patterns and layer_decay against ``model``'s parameters: a one-line error
+    before training (a pattern that matches nothing, a model without layers for layer_decay)."""
+    names = [name for name, p in model.named_parameters() if p.requires_grad]
+    check_names(names, node, model_layer_count(model, node))
+
+
 def param_groups(model: nn.Module, node: dict, lr: float) -> list[dict]:
     """The parameter groups of ``model`` for base lr ``lr``; each carries a ``name`` (used in logged tags).
 
-    - ``node["lr_multipliers"]`` (pattern -> multiplier or None, see ``lrframe.config.patterns``): the parameters a
-      pattern matches form a group named after the pattern, with lr ``multiplier * lr``; the rest
-      form ``default``, at ``lr``.
-    - ``node["no_decay_bias_and_norm"]`` with ``node["weight_decay"] > 0``: each of those groups is
-      split, biases and normalization weights going into ``<name>/no_decay`` with weight_decay 0.
-
-    Groups come in that order (``default`` first); empty ones are left out.
+    The groups of ``lrframe.config.param_groups.groups``: ``default`` (or ``layer_<i>`` with
+    ``layer_decay``: each parameter no pattern matches goes to its layer's group), then one per
+    pattern of ``lr_multipliers`` and ``param_groups``, each at lr ``multiplier * lr`` (and its own
+    ``weight_decay``, if set). With ``node["no_decay_bias_and_norm"]`` and a weight decay > 0, each
+    group is split, biases and normalization weights going into ``<name>/no_decay`` with
+    weight_decay 0. Groups come in that order; empty ones are left out.
     """
     params = {name: p for name, p in model.named_parameters() if p.requires_grad}
-    multipliers = node["lr_multipliers"] or {}
-    pattern_of = assign(list(params), multipliers)
-    decay = node.get("weight_decay") or 0
-    exempt = no_decay_names(model) if node["no_decay_bias_and_norm"] and decay > 0 else set()
+    ids = model_layers(model, node)
+    layers = layer_count(ids) if ids else None
+    pattern_of = check_names(list(params), node, layers)
+    exempt = no_decay_names(model) if node["no_decay_bias_and_norm"] else set()
     groups = []
-    for pattern in (None, *multipliers):
-        multiplier = 1.0 if pattern is None else multipliers[pattern]
+    for group in config_groups(node, layers):
+        decay = (node.get("weight_decay") or 0) if group.weight_decay is None else group.weight_decay
         for no_decay in (False, True):
             members = [p for name, p in params.items()
-                       if pattern_of[name] == pattern and (name in exempt) == no_decay]
+                       if pattern_of[name] == group.pattern and (ids is None or group.pattern is not None
+                                                                  or ids[name] == group.layer)
+                       and (decay > 0 and name in exempt) == no_decay]
             if members:
-                group = {"name": (pattern or "default") + ("/no_decay" if no_decay else ""),
-                         "params": members, "lr": lr * multiplier}
-                groups.append(group | ({"weight_decay": 0.0} if no_decay else {}))
+                extra = {"weight_decay": 0.0} if no_decay else \
+                    {"weight_decay": group.weight_decay} if group.weight_decay is not None else {}
+                groups.append({"name": group.name + ("/no_decay" if no_decay else ""), "params": members,
+                               "lr": lr * group.multiplier, **extra})
     return groups
 
 

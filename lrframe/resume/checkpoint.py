@@ -266,5 +266,8 @@ def resume_point(plan: Plan, run_dir: Path) -> ResumePoint | None:
                           f"({total} steps)")
     log.info(f"resume: continuing from {path} at step {step} of {total}"
              + (" (training is complete: nothing left to train)" if step >= total else ""))
-    lr_found = checkpoint["lr_schedulers"][0]["base_lrs"][0] if saved["optimizer"]["lr"] == "auto" else None
+    lr_found = None
+    if saved["optimizer"]["lr"] == "auto":  # the optimizer's own lr (older checkpoints: the first group's)
+        state = checkpoint["lr_schedulers"][0]
+        lr_found = state.get("base_lr", state["base_lrs"][0])
     return ResumePoint(path, step, saved, tuple(changes), shapes, lr_found)

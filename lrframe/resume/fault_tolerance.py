@@ -247,8 +247,11 @@ class ConfigChanges(pl.Callback):
             self._checkpoint["optimizer_states"] = []  # nothing to restore: the optimizer starts fresh
             log.warning("resume: the optimizer or its parameter groups changed; it starts with fresh state")
         scheduler = trainer.lr_scheduler_configs[0].scheduler
-        if isinstance(scheduler, ScheduledLR) and _scheduler_kind(old) != _scheduler_kind(new):
-            # another schedule: its own fresh state, at the checkpoint's step
+        saved_schedule = self._checkpoint["lr_schedulers"][0].get("schedule")
+        count = len(saved_schedule) if isinstance(saved_schedule, list) else 1
+        if isinstance(scheduler, ScheduledLR) and (_scheduler_kind(old) != _scheduler_kind(new)
+                                                   or count != len(scheduler.distinct)):
+            # another schedule (or other groups with schedules of their own): fresh state, at the checkpoint's step
             self._checkpoint["lr_schedulers"][0] = {**scheduler.state_dict(), "last_epoch": self.point.step}
 
     def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:

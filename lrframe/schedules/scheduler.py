@@ -1,13 +1,15 @@
-"""A torch LRScheduler that follows a run's closed-form schedule, so Lightning can step it.
+"""A torch LRScheduler that follows a run's closed-form schedules, so Lightning can step it.
 
-After ``k`` optimizer steps, every parameter group has ``lr = base_lr * schedule(k)`` (and the
-scheduled momentum, where there is one). Its state is the step counter plus, for a
-history-dependent schedule (ReduceLROnPlateau), that schedule's small state: resuming from a
-checkpoint gives exactly the lr the uninterrupted run would have had.
+After ``k`` optimizer steps, parameter group ``g`` has ``lr = base_lr[g] * schedule[g](k)`` (and the
+scheduled momentum, where there is one): one schedule for every group, or one per group (as torch's
+``LambdaLR`` takes one ``lr_lambda`` per group), all on the one clock ``k``. Its state is the step
+counter plus, for a history-dependent schedule (ReduceLROnPlateau), that schedule's small state:
+resuming from a checkpoint gives exactly the lrs the uninterrupted run would have had.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import torch
@@ -21,17 +23,32 @@ def _momentum_key(optimizer: torch.optim.Optimizer) -> str:
 
 
 class ScheduledLR(torch.optim.lr_scheduler.LRScheduler):
-    """Set each group's lr (and momentum) from ``schedule`` at every optimizer step."""
+    """Set each group's lr (and momentum) from its schedule at every optimizer step.
 
-    def __init__(self, optimizer: torch.optim.Optimizer, schedule: RunSchedule):
-        self.schedule = schedule
+    ``schedule``: one ``RunSchedule`` for every parameter group, or a list of one per group (groups may
+    share one: a shared schedule is evaluated, and fed metrics, once a step).
+    """
+
+    def __init__(self, optimizer: torch.optim.Optimizer, schedule: RunSchedule | Sequence[RunSchedule]):
+        count = len(optimizer.param_groups)
+        schedules = list(schedule) if isinstance(schedule, (list, tuple)) else [schedule] * count
+        if len(schedules) != count:
+            raise ValueError(f"{len(schedules)} schedules for {count} parameter groups")
+        self.schedules = schedules
+        #: each schedule once, in the order of the groups' first use: what is evaluated and checkpointed
+        self.distinct = list({id(s): s for s in schedules}.values())
+        self._cycled = [s for s in self.distinct if s.schedules_momentum]  # those that set momentum
         self.momentum_key = _momentum_key(optimizer)
         super().__init__(optimizer)
 
     def get_lr(self) -> list[float]:
         """The lrs at the current step (torch's LRScheduler API)."""
-        factor = self.schedule(self.last_epoch)
-        return [base * factor for base in self.base_lrs]
+        step = self.last_epoch
+        if len(self.distinct) == 1:
+            factor = self.distinct[0](step)
+            return [base * factor for base in self.base_lrs]
+        factors = {id(s): s(step) for s in self.distinct}
+        return [base * factors[id(s)] for base, s in zip(self.base_lrs, self.schedules)]
 
     def step(self, epoch: None = None) -> None:
         """Advance one optimizer step and apply its lr and momentum. A closed form needs none of
@@ -41,13 +58,17 @@ class ScheduledLR(torch.optim.lr_scheduler.LRScheduler):
         self._apply_momentum()
 
     def _apply_momentum(self) -> None:
-        if self.schedule.schedules_momentum:
-            momentum = self.schedule.momentum(self.last_epoch)
-            for group in self.optimizer.param_groups:
-                if self.momentum_key == "betas":
-                    group["betas"] = (momentum, *group["betas"][1:])
-                else:
-                    group["momentum"] = momentum
+        if not self._cycled:
+            return
+        momenta = {id(s): s.momentum(self.last_epoch) for s in self._cycled}
+        for group, schedule in zip(self.optimizer.param_groups, self.schedules):
+            momentum = momenta.get(id(schedule))
+            if momentum is None:
+                continue
+            if self.momentum_key == "betas":
+                group["betas"] = (momentum, *group["betas"][1:])
+            else:
+                group["momentum"] = momentum
 
     def _apply_lr(self) -> None:
         self._last_lr = self.get_lr()
@@ -56,11 +77,12 @@ class ScheduledLR(torch.optim.lr_scheduler.LRScheduler):
 
     @property
     def observes_metric(self) -> bool:
-        return self.schedule.observes_metric
+        return any(s.observes_metric for s in self.distinct)
 
     def observe(self, metrics: dict[str, float]) -> None:
-        """Feed validation metrics to the schedule and apply the lr it now gives."""
-        self.schedule.observe(self.last_epoch, metrics)
+        """Feed validation metrics to the schedules and apply the lrs they now give."""
+        for schedule in self.distinct:
+            schedule.observe(self.last_epoch, metrics)
         self._apply_lr()
 
     def rebase(self, base_lrs: list[float]) -> None:
@@ -70,11 +92,19 @@ class ScheduledLR(torch.optim.lr_scheduler.LRScheduler):
         self._apply_momentum()
 
     def state_dict(self) -> dict[str, Any]:
+        """``schedule``: the one schedule's state, or a list, one per distinct schedule; ``base_lr``:
+        the optimizer's own lr (the run's base lr, which a group's is a multiple of)."""
+        states = [s.state_dict() for s in self.distinct]
         return {"last_epoch": self.last_epoch, "base_lrs": list(self.base_lrs),
-                "schedule": self.schedule.state_dict()}
+                "base_lr": self.optimizer.defaults.get("lr"), "schedule": states[0] if len(states) == 1 else states}
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         self.last_epoch = state_dict["last_epoch"]
         self.base_lrs = list(state_dict["base_lrs"])
-        self.schedule.load_state_dict(state_dict["schedule"])
+        states = state_dict["schedule"]
+        states = states if isinstance(states, list) else [states]
+        if len(states) != len(self.distinct):
+            raise ValueError(f"the checkpoint has the state of {len(states)} schedules, this run {len(self.distinct)}")
+        for schedule, state in zip(self.distinct, states):
+            schedule.load_state_dict(state)
         self._last_lr = self.get_lr()

@@ -18,6 +18,7 @@ from lrframe.training.record import RunRecord, command_line_overrides, hyperpara
 from lrframe.tasks import read_metrics
 from lrframe.tasks.preview import write_schedule_csv
 from lrframe.training.pieces import build
+from lrframe.optim.optimizer import model_layer_count
 
 log = logging.getLogger(__name__)
 
@@ -59,7 +60,7 @@ def run(plan: Plan, run_dir: Path) -> dict:
         lr_found = (resumed and resumed.lr_found) or find_lr(plan, run_dir)
         pieces.set_lr(lr_found)
     if "_target_" not in plan.config["scheduler"]:  # a user's torch class has no closed form to write
-        write_schedule_csv(plan, run_dir, lr_found)
+        write_schedule_csv(plan, run_dir, lr_found, model_layer_count(pieces.parameters, plan.config["optimizer"]))
     if resumed:
         resumed.check_model(module, plan.config["resume"])
         if not pieces.data.resumable and resumed.step % plan.clock.steps_per_epoch:

@@ -1,14 +1,16 @@
 """``task=preview``: the lr (and momentum) of every optimizer step of the configured run, untrained.
 
-Writes ``schedule.csv`` (``step,epoch,lr[,momentum]``: ``lr`` is the first parameter group's) and
-``schedule.png`` (lr against step, epochs marked) in the run directory, and prints one summary
-line. It evaluates the same ``RunSchedule`` that ``task=fit`` steps, and imports neither torch nor
-Lightning (but for a user's data, whose loaders size the epoch), so a million steps take seconds.
+Writes ``schedule.csv`` (``step,epoch,lr[,momentum][,lr/<group>...]``: ``lr`` is the run's base lr
+times its schedule, the ``default`` group's; ``lr/<group>`` each other parameter group's, from
+``lr_multipliers``, ``param_groups`` and ``layer_decay``) and ``schedule.png`` (lr against step,
+epochs marked) in the run directory, and prints one summary line. It evaluates the same ``RunSchedule`` that ``task=fit`` steps, and imports neither torch nor
+Lightning (but for a user's data, whose loaders size the epoch, and a model whose parameter groups
+the config alone does not say: see ``model_layers``), so a million steps take seconds.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from lrframe.config.validate import Plan
@@ -25,31 +27,75 @@ class Table:
     warmup_steps: int
     lr: list[float]
     momentum: list[float] | None
+    groups: dict[str, list[float]] = field(default_factory=dict)  # the other parameter groups' lrs, by name
 
 
-def table(plan: Plan, lr: float | None = None) -> Table:
-    """The schedule for base lr ``lr`` (the plan's effective lr by default)."""
+def table(plan: Plan, lr: float | None = None, layers: int | None = None) -> Table:
+    """The schedule for base lr ``lr`` (the plan's effective lr by default); ``layers``: the model's
+    number of layers for ``optimizer.layer_decay`` (a built-in's is known from its config)."""
     lr = lr or plan.lr
     schedule, total = plan.schedule(lr), plan.clock.total_steps
     lrs = [lr * schedule(step) for step in range(total)]
     momentum = [schedule.momentum(step) for step in range(total)] if schedule.schedules_momentum else None
-    return Table(plan.clock.steps_per_epoch, schedule.warmup_steps, lrs, momentum)
+    return Table(plan.clock.steps_per_epoch, schedule.warmup_steps, lrs, momentum,
+                 group_lrs(plan, lr, lrs, layers or plan.layers))
+
+
+def group_lrs(plan: Plan, lr: float, lrs: list[float], layers: int | None) -> dict[str, list[float]]:
+    """Each parameter group's lr at every step but the default group's (``lrs``): a group on the run's
+    schedule at its multiplier, a group with its own schedule on that."""
+    from lrframe.config.param_groups import groups
+
+    own = plan.group_schedules(lr)
+    found = {}
+    for group in groups(plan.config["optimizer"], layers):
+        if group.name == "default":
+            continue
+        if group.pattern in own:
+            base, schedule = lr * group.multiplier, own[group.pattern]
+            found[group.name] = [base * schedule(step) for step in range(len(lrs))]
+        else:
+            found[group.name] = [group.multiplier * value for value in lrs]
+    return found
 
 
 def write_csv(rows: Table, path: Path) -> None:
-    """``step,epoch,lr[,momentum]``; floats as Python's shortest round-trip repr."""
+    """``step,epoch,lr[,momentum][,lr/<group>...]``; floats as Python's shortest round-trip repr."""
     spe = rows.steps_per_epoch
-    if rows.momentum is None:
-        lines = [f"{s},{s // spe},{lr!r}\n" for s, lr in enumerate(rows.lr)]
-    else:
-        lines = [f"{s},{s // spe},{lr!r},{m!r}\n" for s, (lr, m) in enumerate(zip(rows.lr, rows.momentum))]
-    header = "step,epoch,lr" + (",momentum" if rows.momentum is not None else "") + "\n"
+    columns = [rows.lr, *([rows.momentum] if rows.momentum is not None else []), *rows.groups.values()]
+    lines = [f"{s},{s // spe}," + ",".join(repr(values[s]) for values in columns) + "\n" for s in range(len(rows.lr))]
+    header = ",".join(["step", "epoch", "lr", *(["momentum"] if rows.momentum is not None else []),
+                       *(f"lr/{name}" for name in rows.groups)]) + "\n"
     path.write_text(header + "".join(lines))
 
 
-def write_schedule_csv(plan: Plan, run_dir: Path, lr: float | None = None) -> None:
+def write_schedule_csv(plan: Plan, run_dir: Path, lr: float | None = None, layers: int | None = None) -> None:
     """The planned ``schedule.csv`` of a run (``task=fit`` writes it too, with an lr found for lr=auto)."""
-    write_csv(table(plan, lr), run_dir / "schedule.csv")
+    write_csv(table(plan, lr, layers), run_dir / "schedule.csv")
+
+
+def model_layers(plan: Plan) -> int | None:
+    """Check the parameter groups against the model where the config alone cannot (a pattern of
+    ``lr_multipliers``/``param_groups`` on a model other than ``mlp``, ``layer_decay`` on a user's
+    model): the model is built (torch is imported for it). Returns a user's model's number of layers
+    with ``layer_decay`` (None otherwise: a built-in's is known from its config). A user's
+    LightningModule (``module._target_``) is checked when it is built to train."""
+    from lrframe.config.param_groups import patterns
+    from lrframe.config.registry import is_target
+
+    config = plan.config
+    node, model = config["optimizer"], config["model"]
+    mlp = not is_target(model) and model["name"] == "mlp"
+    if is_target(config["module"]) or not ((patterns(node) and not mlp)
+                                          or (node.get("layer_decay") is not None and plan.layers is None)):
+        return None
+    from lrframe.data.build import build_data
+    from lrframe.models.build import build_model
+    from lrframe.optim.optimizer import check_groups, model_layer_count
+
+    built = build_model(config, build_data(plan)[0])
+    check_groups(built, node)
+    return model_layer_count(built, node)
 
 
 def _envelope(values: list[float]):
@@ -79,7 +125,10 @@ def plot(rows: Table, path: Path, title: str) -> None:
     axes = figure.subplots(len(curves), 1, sharex=True, squeeze=False)[:, 0]
     spe, total = rows.steps_per_epoch, len(rows.lr)
     for ax, (label, values) in zip(axes, curves):
-        ax.plot(*_envelope(values), lw=1.2)
+        ax.plot(*_envelope(values), lw=1.2, label="default" if rows.groups and label == "lr" else None)
+        if label == "lr":
+            for name, group in rows.groups.items():
+                ax.plot(*_envelope(group), lw=1.0, label=name)
         ax.set_ylabel(label)
         ax.grid(alpha=0.3)
         if total // spe <= 40:
@@ -89,7 +138,7 @@ def plot(rows: Table, path: Path, title: str) -> None:
             ax.axvline(rows.warmup_steps, color="tab:orange", ls="--", lw=0.9, label="end of warmup")
     axes[0].secondary_xaxis("top", functions=(lambda s: s / spe, lambda e: e * spe)).set_xlabel("epoch")
     axes[0].set_title(title, fontsize=9)
-    if rows.warmup_steps:
+    if rows.warmup_steps or rows.groups:
         axes[0].legend(loc="best", fontsize=8)
     axes[-1].set_xlabel("optimizer step")
     axes[-1].set_xlim(0, max(total - 1, 1))
@@ -100,7 +149,8 @@ def summary(plan: Plan, rows: Table) -> str:
     scaled = (f" = optimizer.lr {plan.config['optimizer']['lr']:g} x lr_scaling {plan.lr_scale:g}"
               if plan.lr_scale != 1 else "")
     return (f"{plan.clock.total_steps} steps ({plan.clock.epochs:g} epochs x {rows.steps_per_epoch} steps/epoch), "
-            f"global batch {plan.global_batch}, lr {plan.lr:g}{scaled}, warmup {rows.warmup_steps} steps")
+            f"global batch {plan.global_batch}, lr {plan.lr:g}{scaled}, warmup {rows.warmup_steps} steps"
+            + (f", {len(rows.groups)} more parameter groups (lr/<group> columns)" if rows.groups else ""))
 
 
 def run(plan: Plan, run_dir: Path) -> dict:
@@ -108,7 +158,7 @@ def run(plan: Plan, run_dir: Path) -> dict:
         from lrframe.data.build import build_data
 
         _, plan = build_data(plan)
-    rows = table(plan)
+    rows = table(plan, layers=model_layers(plan))
     write_csv(rows, run_dir / "schedule.csv")
     scheduler = plan.config["scheduler"]["name"]
     plot(rows, run_dir / "schedule.png", f"scheduler={scheduler}, warmup={plan.config['warmup']['name']}")

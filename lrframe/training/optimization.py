@@ -16,6 +16,7 @@ from hydra.utils import instantiate
 
 from lrframe.config.validate import Plan
 from lrframe.optim.optimizer import build_optimizer
+from lrframe.schedules import RunSchedule
 from lrframe.schedules.scheduler import ScheduledLR
 from lrframe.schedules.target import lightning_scheduler, target_arguments
 
@@ -27,9 +28,16 @@ def configure_optimizers(parameters: torch.nn.Module, plan: Plan, lr: float) -> 
     if "_target_" in node:  # the user's own torch LRScheduler, stepped by Lightning every `interval`
         scheduler = instantiate(target_arguments(node), optimizer=optimizer, _convert_="all")
         return {"optimizer": optimizer, "lr_scheduler": lightning_scheduler(node, scheduler)}
-    scheduler = ScheduledLR(optimizer, plan.schedule(lr))
+    scheduler = ScheduledLR(optimizer, group_schedules(optimizer, plan, lr))
     # stepped after every optimizer step: the schedule itself knows about epochs
     return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
+
+
+def group_schedules(optimizer: torch.optim.Optimizer, plan: Plan, lr: float) -> list[RunSchedule]:
+    """The schedule of each of ``optimizer``'s parameter groups: its pattern's own
+    (``optimizer.param_groups``), or the run's, shared."""
+    run, own = plan.schedule(lr), plan.group_schedules(lr)
+    return [own.get(str(group.get("name", "")).removesuffix("/no_decay"), run) for group in optimizer.param_groups]
 
 
 def _tapped_training_step(module: pl.LightningModule, step, *args, **kwargs):

@@ -21,6 +21,7 @@ from lrframe.data.build import Data, build_data, first_batch
 from lrframe.models.build import build_model, context
 from lrframe.objectives.check import check_objective, target_kind
 from lrframe.objectives.metrics import MONITOR, build_metrics
+from lrframe.optim.optimizer import check_groups
 from lrframe.training.optimization import adopt
 
 
@@ -85,9 +86,11 @@ def build(plan: Plan, lr: float | None) -> Pieces:
             provided["model"] = build_model(config, data)
         provided = {k: v for k, v in provided.items() if k in MODULE_CONTEXT and v is not None}
         module = adopt(build_target("module", node, provided=provided), plan, lr)
+        check_groups(module, config["optimizer"])  # patterns, layers: one line before training
         _, y = first_batch(data.val if data.val is not None else data.train, config["data"])
         return Pieces(plan, data, module, module, target_kind(y), own_module=False)
     model = build_model(config, data)
+    check_groups(model, config["optimizer"])
     loss_fn = build_loss(config)
     batch = first_batch(data.val, config["data"])
     kind, width = check_objective(config, model, loss_fn, batch, data.num_classes)

@@ -68,7 +68,7 @@ BAD_CONFIGS = [
     (["init.mode=fan_avg"], r"^init\.mode=fan_avg: expected one of fan_in, fan_out$"),
     (["seed=-1"], r"^seed=-1: expected an integer >= 0 and <= 4294967295$"),
     (["resume=/no/such.ckpt"], r"^resume=/no/such\.ckpt: checkpoint file not found$"),
-    (["task=train"], r"^task=train: no such option; expected one of fit, lr_find"),
+    (["task=train"], r"^task=train: no such option; expected one of batch_size_find, fit, lr_find, preview$"),
     (["task=lr_find", "task.start_lr=0"], r"^task\.start_lr=0: expected a number > 0$"),
     (["task=lr_find", "task.end_lr=1e-8"], r"^task\.end_lr=1e-08: expected a number > task\.start_lr \(1e-07\)$"),
     (["task=lr_find", "task.end_lr=1e-7"], r"^task\.end_lr=1e-07: expected a number > task\.start_lr"),

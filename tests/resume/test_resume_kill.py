@@ -42,6 +42,10 @@ KILLED = {
     "no schedule, no warmup": ("scheduler=none", "warmup=none"),
     "cnn in bf16 mixed precision": ("model=cnn", "model.channels=8", "trainer.precision=bf16-mixed"),
     "diabetes regression, mse, adamw": ("data=diabetes", "loss=mse", "optimizer=adamw", "data.batch_size=16"),
+    "per-group schedules: plateau run, cosine head, layer decay, adamw": (
+        "scheduler=plateau", "scheduler.patience=0", "scheduler.threshold=0.3", "scheduler.factor=0.5", "warmup=none",
+        "optimizer=adamw", "optimizer.layer_decay=0.7",
+        "optimizer.param_groups={head:{lr:0.003,scheduler:{name:cosine},warmup:{name:linear,steps:30}}}"),
 }
 
 

@@ -55,7 +55,8 @@ def test_state_dict_round_trips_and_holds_only_plain_values():
     first = ScheduledLR(_optimizer(), schedule)
     _lrs(first, 37)
     state = first.state_dict()
-    assert set(state) == {"last_epoch", "base_lrs", "schedule"} and state["last_epoch"] == 37
+    assert set(state) == {"last_epoch", "base_lrs", "base_lr", "schedule"} and state["last_epoch"] == 37
+    assert state["base_lr"] == 0.1
 
     second = ScheduledLR(_optimizer(), schedule)
     second.load_state_dict(state)

@@ -107,6 +107,8 @@ GRID = [
     ("optimizer=rmsprop", "optimizer.lr=0.001", "optimizer.momentum=0.5", "scheduler=step"),
     ("optimizer=adagrad", "optimizer.lr=0.05", "optimizer.lr_decay=0.01", "optimizer.weight_decay=0.001"),
     ("optimizer.lr=0.1", "optimizer.weight_decay=0.0005", "optimizer.lr_multipliers={head:10}"),
+    ("optimizer=adamw", "optimizer.lr=0.002", "optimizer.layer_decay=0.7",
+     "optimizer.param_groups={head:{lr:0.01,scheduler:{name:plateau,patience:0}}}"),
 ]
 
 

@@ -23,6 +23,7 @@ from lrframe.config.errors import Diverged
 from lrframe.config.validate import Plan
 from lrframe.resume.checkpoint import ResumePoint, last_checkpoint, read_checkpoint, resume_point
 from lrframe.resume.fault_tolerance import random_state
+from lrframe.optim.optimizer import model_layer_count
 from lrframe.sweeps.fused.checkpoint import lightning_loops
 from lrframe.tasks.preview import write_schedule_csv
 from lrframe.training.callbacks import StepLogger, group_tags
@@ -61,7 +62,7 @@ class Member:
             self.resumed.check_model(self.module, self.plan.config["resume"])
         config = self.plan.config
         self.lr = pieces.lr
-        write_schedule_csv(self.plan, run_dir, None)
+        write_schedule_csv(self.plan, run_dir, None, model_layer_count(self.module.model, config["optimizer"]))
         optimization = configure_optimizers(self.module.model, self.plan, self.lr)
         self.optimizer = optimization["optimizer"]
         self.scheduler = optimization["lr_scheduler"]["scheduler"]
