@@ -124,6 +124,11 @@ class Plan:
             raise ConfigError("data.batch_size", batch_size,
                               f"{of}larger than the training set ({train_size} samples); expected at most "
                               f"{train_size // (global_batch // batch_size)}")
+        if 0 < val_size < self.devices:  # a process with no validation batch would skip validation and
+            # leave the others waiting for its metrics
+            raise ConfigError("data.val_fraction", cfg["data"].get("val_fraction"),
+                              f"leaves {val_size} validation sample{'s' * (val_size != 1)} for {self.devices} "
+                              "processes (trainer.devices x trainer.num_nodes); expected at least one per process")
         max_epochs, max_steps = trainer.get("max_epochs"), trainer.get("max_steps", -1)
         limits = ([max_epochs * per_epoch] if max_epochs else []) + ([max_steps] if max_steps > 0 else [])
         optimizer = cfg["optimizer"]

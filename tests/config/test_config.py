@@ -46,6 +46,9 @@ BAD_CONFIGS = [
     (["scheduler=lambda", "scheduler.lr_lambda=" + "+".join(["epoch"] * 3000)],
      r"^scheduler\.lr_lambda=epoch\+.*\(17999 characters\): nested more than 100 deep"),
     (["data.val_fraction=1.0"], r"^data\.val_fraction=1\.0: expected a number > 0 and < 1$"),
+    (["trainer=ddp", "trainer.accelerator=cpu", "trainer.devices=400", "data.batch_size=1"],
+     r"^data\.val_fraction=0\.2: leaves 360 validation samples for 400 processes \(trainer\.devices x "
+     r"trainer\.num_nodes\); expected at least one per process$"),
     (["data.shuffle=maybe"], r"^data\.shuffle=maybe: expected true or false$"),
     (["data=npz"], r"^data\.path=\?\?\?: required"),
     (["data=npz", "data.path=/no/such.npz"], r"^data\.path=/no/such\.npz: file not found$"),
