@@ -16,6 +16,7 @@ from omegaconf import DictConfig
 
 from lrframe.cli.precheck import CONFIG_DIR_FLAGS, precheck
 from lrframe.config.defaults import CONFIG_DIR
+from lrframe.config.launch import secondary_overrides
 from lrframe.config.errors import Interrupted, fail, message_of
 from lrframe.config.validate import validate
 
@@ -31,7 +32,8 @@ def main() -> None:
     own = Path.cwd() / "conf"
     if not given and own.is_dir() and own.resolve() != CONFIG_DIR:
         argv = ["--config-dir", str(own), *argv]
-        sys.argv[1:] = argv
+    argv = [*argv, *secondary_overrides(argv)]  # a rank > 0 that torchrun or srun started
+    sys.argv[1:] = argv
     precheck(argv, CONFIG_DIR)
     hydra.main(config_path=str(CONFIG_DIR), config_name="train", version_base="1.3")(run)()
 

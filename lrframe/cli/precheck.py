@@ -16,10 +16,11 @@ import yaml
 from hydra import compose, initialize_config_dir
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.errors import HydraException, MissingConfigException
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
-from lrframe.config.validate import validate
+from lrframe.config.launch import check_launch, is_secondary_rank
+from lrframe.config.validate import Plan, validate
 from lrframe.config.errors import ConfigError, fail
 
 #: Hydra flags under which the command line is still a list of overrides to check first.
@@ -91,7 +92,7 @@ def compose_config(overrides: list[str], config_dir: Path, with_hydra: bool = Fa
         return compose(config_name="train", overrides=overrides, return_hydra_config=with_hydra)
 
 
-def check(overrides: list[str], config_dir: Path) -> None:
+def check(overrides: list[str], config_dir: Path) -> Plan:
     """Compose and validate one job; raises ConfigError (or a one-line string) on a bad config."""
     try:
         cfg = compose_config(overrides, config_dir)
@@ -107,7 +108,7 @@ def check(overrides: list[str], config_dir: Path) -> None:
         name = Path(error.filename or "").name
         key = next((o.lstrip("+~").partition("=")[0] for o in overrides if name and name in o), name)
         raise ConfigError(key, _override_value(overrides, key), f"no such config key or group ({error.strerror})")
-    validate(cfg)
+    return validate(cfg)
 
 
 def user_config_dirs(argv: list[str]) -> tuple[list[str], list[Path]]:
@@ -135,16 +136,31 @@ def search_path_override(dirs: list[Path]) -> list[str]:
     return ["hydra.searchpath=[" + ",".join(f"'file://{d.resolve()}'" for d in dirs) + "]"]
 
 
-def output_dir(overrides: list[str], config_dir: Path, key: str) -> Path | None:
-    """The directory ``key`` (``hydra.run.dir`` or ``hydra.sweep.dir``) resolves to; None if it
-    cannot be resolved before Hydra runs (e.g. it names ``hydra.job`` values)."""
-    from omegaconf import OmegaConf
-
+def with_hydra(overrides: list[str], config_dir: Path) -> DictConfig | None:
+    """The job's config with Hydra's own node; None if it cannot be composed before Hydra runs."""
     try:
-        value = OmegaConf.select(compose_config(overrides, config_dir, with_hydra=True), key)
+        return compose_config(overrides, config_dir, with_hydra=True)
     except (HydraException, OmegaConfBaseException, OSError):
         return None
+
+
+def output_dir(cfg: DictConfig | None, key: str) -> Path | None:
+    """The directory ``key`` (``hydra.run.dir`` or ``hydra.sweep.dir``) of a config composed
+    ``with_hydra`` resolves to; None if it cannot be resolved before Hydra runs (e.g. it names
+    ``hydra.job`` values)."""
+    try:
+        value = OmegaConf.select(cfg, key) if cfg is not None else None
+    except OmegaConfBaseException:
+        return None
     return Path(value) if isinstance(value, str) and value else None
+
+
+def written(cfg: DictConfig | None, key: str) -> str | None:
+    """``key``'s value as the config writes it (interpolations unresolved), e.g. ``outputs/${now:...}``."""
+    parent, _, name = key.rpartition(".")
+    node = OmegaConf.select(cfg, parent) if cfg is not None else None
+    raw = OmegaConf.to_container(node, resolve=False).get(name) if isinstance(node, DictConfig) else None
+    return raw if isinstance(raw, str) else None
 
 
 def check_output_dir(key: str, directory: Path) -> None:
@@ -187,13 +203,19 @@ def precheck(argv: list[str], config_dir: Path) -> None:
 
             fixed = [o.input_line for o in OverridesParser.create().parse_overrides(overrides)
                      if not o.is_sweep_override()]  # the command line's own intervals are sampled too
-            check(fixed, config_dir)
+            plans = [check(fixed, config_dir)]
             check_search_space(compose_config(fixed, config_dir, with_hydra=True))
-        for job in grid or []:
-            check(job, config_dir)
-        key = "hydra.sweep.dir" if flags or multirun else "hydra.run.dir"
-        directory = output_dir((grid or [overrides])[0], config_dir, key)  # the same for every job
-        if directory is not None:
+        else:
+            plans = [check(job, config_dir) for job in grid]
+        multirun = bool(flags) or multirun
+        key = "hydra.sweep.dir" if multirun else "hydra.run.dir"
+        hydra_cfg = with_hydra((grid or [overrides])[0], config_dir)  # the same Hydra settings for every job
+        launcher = (OmegaConf.select(hydra_cfg, "hydra.launcher._target_") or "") if hydra_cfg is not None else ""
+        for plan in plans:
+            check_launch(plan.config["trainer"], written(hydra_cfg, "hydra.run.dir"), multirun=multirun,
+                         jobs_elsewhere=launcher.endswith("SlurmLauncher"))
+        directory = output_dir(hydra_cfg, key)
+        if directory is not None and not is_secondary_rank():  # rank 0 holds the directory: ranks > 0 share it
             check_output_dir(key, directory)
     except (ConfigError, HydraException) as error:
         fail(" ".join(str(error).split()))

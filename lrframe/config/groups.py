@@ -7,11 +7,12 @@ of samples, which plans the clock before any data is loaded.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from lrframe.config.errors import ConfigError, boolean, choice, integer, known_keys, number, text
 from lrframe.config.param_groups import check_layer_decay, check_param_groups
-from lrframe.config.registry import register
+from lrframe.config.registry import is_target, register
 from lrframe.data import datasets
 
 # ---- data -------------------------------------------------------------------------------------
@@ -95,6 +96,39 @@ LAYER_COUNTS = {"mlp": lambda node: len(node["hidden"]) + 1, "cnn": lambda node:
 register("model", "cnn", build="lrframe.models.cnn:build", check=_model_check("cnn", ("channels", "image_size")))
 register("model", "transformer", build="lrframe.models.transformer:build",
          check=_model_check("transformer", ("block_size", "d_model", "n_layers", "n_heads"), ("dropout",)))
+
+
+def _inputs(data: dict) -> int | None:
+    """What a built-in data set gives a model per sample: the number of flat features, or None for
+    windows of character ids (data=text)."""
+    name = data["name"]
+    if name == "text":
+        return None
+    return datasets.npz_features(data["path"]) if name == "npz" else datasets.FEATURES[name]
+
+
+def check_model_data(model: dict, data: dict) -> None:
+    """A built-in model on built-in data it can read (a ``_target_`` on either side is checked on its
+    first batch instead): one line naming what the model reads and what the data gives."""
+    if is_target(model) or is_target(data) or model.get("name") not in ("mlp", "cnn", "transformer") \
+            or data.get("name") not in ("digits", "diabetes", "npz", "text"):
+        return
+    name, features = model["name"], _inputs(data)
+    gives = (f"data={data['name']} gives {features} features per sample" if features is not None else
+             "data=text gives windows of character ids")
+    if name == "transformer" and features is not None:
+        raise ConfigError("model", name, f"a character-level transformer reads windows of character ids, but "
+                                         f"{gives}; expected data=text")
+    if name in ("mlp", "cnn") and features is None:
+        reads = "square images given as flat pixels" if name == "cnn" else "flat feature vectors"
+        raise ConfigError("model", name, f"reads {reads}, but {gives}; expected model=transformer "
+                                         f"for text, or data=digits")
+    if name == "cnn" and features != integer("model.image_size", model.get("image_size"), ge=1) ** 2:
+        size, side = model["image_size"], math.isqrt(features)
+        fits = (f"model.image_size={side}" if side * side == features else
+                "data whose features are a square image (data=digits: 8x8)")
+        raise ConfigError("model.image_size", size, f"{size}x{size} pixels, but {gives}; expected {fits}")
+
 
 # ---- init -------------------------------------------------------------------------------------
 

@@ -148,6 +148,11 @@ class Plan:
             raise ConfigError("data.batch_size", batch_size,
                               f"{of}larger than the training set ({train_size} samples); expected at most "
                               f"{train_size // (global_batch // batch_size)}")
+        if 0 < val_size < self.devices:  # a process with no validation batch would skip validation and
+            # leave the others waiting for its metrics
+            raise ConfigError("data.val_fraction", cfg["data"].get("val_fraction"),
+                              f"leaves {val_size} validation sample{'s' * (val_size != 1)} for {self.devices} "
+                              "processes (trainer.devices x trainer.num_nodes); expected at least one per process")
         max_epochs, max_steps = trainer.get("max_epochs"), trainer.get("max_steps", -1)
         limits = ([max_epochs * per_epoch] if max_epochs else []) + ([max_steps] if max_steps > 0 else [])
         optimizer = cfg["optimizer"]
@@ -249,7 +254,54 @@ def _check_trainer(node: dict) -> int:
     if progress is not True and progress is not False and progress != "auto":
         raise ConfigError("trainer.enable_progress_bar", progress, "expected true, false or auto")
     nodes = integer("trainer.num_nodes", node.get("num_nodes", 1), ge=1)
+    check_precision(node)
     return device_count(node) * nodes
+
+
+#: trainer.precision values Lightning 2.6 accepts (16 and "16" mean 16-mixed, "bf16" bf16-mixed)
+PRECISIONS = ("32-true", "bf16-mixed", "16-mixed", "bf16-true", "16-true", "64-true", "transformer-engine",
+              "transformer-engine-float16", 64, 32, 16, "64", "32", "16", "bf16")
+
+
+def check_precision(node: dict) -> None:
+    """A precision (and accelerator) this machine can run: refused in one line rather than failing in
+    Lightning or, for 16-mixed on the CPU, silently replaced by bf16-mixed. torch is imported only
+    where the answer depends on the GPU (an accelerator naming it, half precision on ``auto``)."""
+    precision, accelerator = node.get("precision", "32-true"), node.get("accelerator", "auto")
+    if precision not in PRECISIONS:
+        raise ConfigError("trainer.precision", precision, "expected one of " + ", ".join(
+            str(p) for p in PRECISIONS[:6]) + " (16-mixed on a GPU only)")
+    name = str(precision)
+    if name.startswith("transformer-engine"):
+        import importlib.util
+
+        if importlib.util.find_spec("transformer_engine") is None:
+            raise ConfigError("trainer.precision", precision, "needs NVIDIA's transformer_engine package, which is "
+                                                              "not installed; expected bf16-mixed or 16-mixed")
+    half = name in ("16-mixed", "16", "bf16-mixed", "bf16", "bf16-true") or name.startswith("transformer-engine")
+    if accelerator not in ("gpu", "cuda") and not (accelerator == "auto" and half):
+        if accelerator == "cpu" and name in ("16-mixed", "16"):
+            raise _fp16_on_cpu(precision, "trainer.accelerator=cpu")
+        return
+    import torch  # only here: whether this machine has a GPU, and what it can do
+
+    gpu = torch.cuda.is_available()
+    if accelerator in ("gpu", "cuda") and not gpu:
+        raise ConfigError("trainer.accelerator", accelerator, "this machine has no CUDA GPU "
+                                                              "(torch.cuda.is_available() is false); expected cpu or auto")
+    if not gpu:
+        if name in ("16-mixed", "16"):
+            raise _fp16_on_cpu(precision, "trainer.accelerator=auto finds no GPU")
+        return
+    if name.startswith("bf16") and not torch.cuda.is_bf16_supported():
+        raise ConfigError("trainer.precision", precision, f"the GPU ({torch.cuda.get_device_name()}) has no "
+                                                          "bfloat16; expected 16-mixed or 32-true")
+
+
+def _fp16_on_cpu(precision, why: str) -> ConfigError:
+    return ConfigError("trainer.precision", precision, f"float16 mixed precision needs a GPU, and this run is on the "
+                       f"CPU ({why}; Lightning would silently train in bf16-mixed instead); expected bf16-mixed "
+                       "or 32-true")
 
 
 def device_count(node: dict) -> int:
@@ -367,6 +419,7 @@ def validate(cfg: Any) -> Plan:
     _check_resume(cfg.get("resume"))
     boolean("resume_allow_changes", cfg.get("resume_allow_changes"))
     _check_data_keys(cfg["data"])
+    groups.check_model_data(cfg["model"], cfg["data"])
     checked = {group: _check_group(group, cfg[group]) for group in REGISTERED}
     if isinstance(checked["model"], list):  # model=mlp names its parameters before it is built
         param_groups.check_names(checked["model"], cfg["optimizer"], groups.LAYER_COUNTS["mlp"](cfg["model"]))

@@ -25,18 +25,26 @@ def _distributed() -> tuple[int, int]:
 class EpochOrder:
     """The sample order of each epoch, sharded across processes like DistributedSampler.
 
+    Padded (``pad``, for training), every process gets ``ceil(n / world)`` samples (``floor`` with
+    ``drop_last``): the first few samples of the epoch's order are repeated (or the last few
+    dropped), so that every process takes the same number of steps. Unpadded (for validation),
+    process ``r`` gets samples ``r, r + world, ...`` and the shards together are the data set once,
+    so metrics summed over the processes are exactly those of the whole set.
+
     Lightning calls ``set_epoch`` on a loader's ``sampler`` at the start of every epoch.
     """
 
-    def __init__(self, length: int, *, seed: int, shuffle: bool, drop_last: bool):
-        self.length, self.seed, self.shuffle, self.drop_last = length, seed, shuffle, drop_last
+    def __init__(self, length: int, *, seed: int, shuffle: bool, drop_last: bool, pad: bool = True):
+        self.length, self.seed, self.shuffle, self.drop_last, self.pad = length, seed, shuffle, drop_last, pad
         self.epoch = 0
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = epoch
 
     def shard_length(self) -> int:
-        _, world = _distributed()
+        rank, world = _distributed()
+        if not self.pad:
+            return len(range(rank, self.length, world))
         return self.length // world if self.drop_last else math.ceil(self.length / world)
 
     def indices(self) -> torch.Tensor:
@@ -49,6 +57,8 @@ class EpochOrder:
         rank, world = _distributed()
         if world == 1:
             return order
+        if not self.pad:
+            return order[rank::world]
         shard = self.shard_length()
         padded = order.repeat(math.ceil(shard * world / self.length))[: shard * world]
         return padded[rank::world]
@@ -65,9 +75,9 @@ class ResumableBatches:
 
     batch_sampler = None  # Lightning inspects a loader's sampler attributes as DataLoader has them
 
-    def __init__(self, length: int, *, batch_size: int, seed: int, shuffle: bool, drop_last: bool):
+    def __init__(self, length: int, *, batch_size: int, seed: int, shuffle: bool, drop_last: bool, pad: bool = True):
         self.batch_size, self.drop_last = batch_size, drop_last
-        self.sampler = EpochOrder(length, seed=seed, shuffle=shuffle, drop_last=drop_last)
+        self.sampler = EpochOrder(length, seed=seed, shuffle=shuffle, drop_last=drop_last, pad=pad)
         self._position = 0
         self._resume: dict | None = None
 
@@ -99,8 +109,8 @@ class Batches(ResumableBatches):
     """``(x, y)`` mini-batches sliced from in-memory tensors (no per-sample collation)."""
 
     def __init__(self, x: torch.Tensor, y: torch.Tensor, *, batch_size: int, seed: int = 0,
-                 shuffle: bool = False, drop_last: bool = False):
-        super().__init__(len(x), batch_size=batch_size, seed=seed, shuffle=shuffle, drop_last=drop_last)
+                 shuffle: bool = False, drop_last: bool = False, pad: bool = True):
+        super().__init__(len(x), batch_size=batch_size, seed=seed, shuffle=shuffle, drop_last=drop_last, pad=pad)
         self.x, self.y = x, y
 
     def _batches(self, index: torch.Tensor, start: int) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
@@ -119,8 +129,9 @@ class DatasetBatches(ResumableBatches):
     """
 
     def __init__(self, dataset, *, batch_size: int, seed: int = 0, shuffle: bool = False,
-                 drop_last: bool = False, **loader_args):
-        super().__init__(len(dataset), batch_size=batch_size, seed=seed, shuffle=shuffle, drop_last=drop_last)
+                 drop_last: bool = False, pad: bool = True, **loader_args):
+        super().__init__(len(dataset), batch_size=batch_size, seed=seed, shuffle=shuffle, drop_last=drop_last,
+                         pad=pad)
         self.dataset, self.loader_args = dataset, loader_args
 
     def _batches(self, index: torch.Tensor, start: int) -> Iterator:

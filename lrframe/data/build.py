@@ -62,7 +62,8 @@ def builtin_arrays(plan: Plan) -> Data:
     train = Batches(torch.from_numpy(split.x_train), torch.from_numpy(split.y_train),
                     batch_size=data["batch_size"], seed=plan.config["seed"], shuffle=data["shuffle"],
                     drop_last=data["drop_last"])
-    val = Batches(torch.from_numpy(split.x_val), torch.from_numpy(split.y_val), batch_size=data["val_batch_size"])
+    val = Batches(torch.from_numpy(split.x_val), torch.from_numpy(split.y_val), batch_size=data["val_batch_size"],
+                  pad=False)
     return Data(train, val, split.num_features, split.num_classes, split.num_targets)
 
 
@@ -74,7 +75,8 @@ def builtin_text(plan: Plan) -> Data:
     text = windows(data)
     train = Batches(torch.from_numpy(text.x_train), torch.from_numpy(text.y_train), batch_size=data["batch_size"],
                     seed=plan.config["seed"], shuffle=data["shuffle"], drop_last=data["drop_last"])
-    val = Batches(torch.from_numpy(text.x_val), torch.from_numpy(text.y_val), batch_size=data["val_batch_size"])
+    val = Batches(torch.from_numpy(text.x_val), torch.from_numpy(text.y_val), batch_size=data["val_batch_size"],
+                  pad=False)
     vocabulary = len(text.vocabulary)
     return Data(train, val, None, vocabulary, vocabulary)
 
@@ -127,7 +129,7 @@ def user_data(plan: Plan) -> Data:
                               "LightningDataModule, a (train, val) pair of datasets, or one dataset")
         train = DatasetBatches(train_set, batch_size=node["batch_size"], seed=plan.config["seed"],
                                shuffle=node["shuffle"], drop_last=node["drop_last"])
-        val = DataLoader(val_set, batch_size=node["val_batch_size"])
+        val = DatasetBatches(val_set, batch_size=node["val_batch_size"], pad=False)  # unpadded under DDP
     x, y = first_batch(val if val is not None else train, node)
     if torch.is_floating_point(y):  # real-valued targets: the model outputs one value per target
         classes, targets = None, 1 if y.ndim == 1 else y.shape[-1]

@@ -41,6 +41,8 @@ class Split:
 
 #: samples of the data sets scikit-learn ships (plans the clock without reading them)
 LENGTHS = {"digits": 1797, "diabetes": 442}
+#: their features per sample (digits: 8x8 pixels)
+FEATURES = {"digits": 64, "diabetes": 10}
 
 
 def sklearn_file(name: str) -> Path:
@@ -74,6 +76,16 @@ def _npz_member_shape(archive: zipfile.ZipFile, member: str) -> tuple[int, ...]:
 
 def npz_length(path: str) -> int:
     """The number of samples in a ``.npz`` with arrays ``X`` and ``y``, read from its headers only."""
+    return npz_shape(path)[0]
+
+
+def npz_features(path: str) -> int:
+    """The features per sample of a ``.npz``'s ``X`` (flattened), read from its headers only."""
+    return math.prod(npz_shape(path)[1:])
+
+
+def npz_shape(path: str) -> tuple[int, ...]:
+    """The shape of a ``.npz``'s ``X`` (checked against ``y``), read from its headers only."""
     file = Path(path)
     if not file.is_file():
         raise ConfigError("data.path", path, "file not found")
@@ -88,7 +100,7 @@ def npz_length(path: str) -> int:
     if len(x_shape) < 2 or len(y_shape) != 1 or x_shape[0] != y_shape[0]:
         raise ConfigError("data.path", path, f"expected X of shape (n, ...) and y of shape (n,); "
                                              f"got X{x_shape}, y{y_shape}")
-    return x_shape[0]
+    return x_shape
 
 
 def load_npz(path: str) -> tuple[np.ndarray, np.ndarray]:

@@ -27,20 +27,37 @@ def corpus(path: str | None) -> str:
         return "".join(topics[key] for key in sorted(topics))
     file = Path(path)
     if not file.is_file():
-        raise ConfigError("data.path", path, "file not found")
+        raise ConfigError("data.path", path, "file not found; expected a UTF-8 text file")
     try:
-        return file.read_text(encoding="utf-8")
+        text = file.read_text(encoding="utf-8")
     except UnicodeDecodeError as error:
-        raise ConfigError("data.path", path, f"not UTF-8 text ({error.reason} at byte {error.start})") from None
+        raise ConfigError("data.path", path, f"not UTF-8 text ({error.reason} at byte {error.start}); expected a "
+                                             "UTF-8 text file") from None
+    if not text:
+        raise ConfigError("data.path", path, "an empty file; expected a UTF-8 text file")
+    if "\0" in text:  # valid UTF-8, but no text has NUL characters: a binary file
+        raise ConfigError("data.path", path, f"a binary file (a NUL byte at character {text.index(chr(0))}); "
+                                             "expected a UTF-8 text file")
+    return text
 
 
 def window_count(node: dict) -> int:
-    """How many windows the corpus gives (the data set's size, for the clock)."""
-    windows = (len(corpus(node.get("path"))) - 1) // node["block_size"]
-    if windows < 2:
-        raise ConfigError("data.block_size", node["block_size"], "longer than the text allows: it needs at least "
-                                                                 "two windows (training and validation)")
-    return windows
+    """How many windows the corpus gives (the data set's size, for the clock): at least two, one
+    for training and one for validation, each ``block_size + 1`` characters."""
+    path, block = node.get("path"), node["block_size"]
+    length = len(corpus(path))
+    windows = (length - 1) // block
+    if windows >= 2:
+        return windows
+    most = (length - 1) // 2  # the longest block_size that still gives two windows
+    longest = f"data.block_size at most {most}" if most >= 1 else "a longer text"
+    if path is not None and length < block + 1:  # not even one window
+        raise ConfigError("data.path", path, f"{length} characters, shorter than one window of data.block_size + 1 "
+                                             f"= {block + 1}; expected at least {2 * block + 1} characters (two "
+                                             f"windows: training and validation), or {longest}")
+    text = f"data.path has {length} characters" if path is not None else f"pydoc_data.topics has {length} characters"
+    raise ConfigError("data.block_size", block, f"longer than the text allows ({text}; training and validation "
+                                                f"need a window of block_size + 1 each); expected {longest}")
 
 
 @dataclass(frozen=True)

@@ -95,7 +95,8 @@ class LastCheckpoint(Checkpoint):
 
     A first SIGTERM or SIGINT (Ctrl-C) is noted; at the next save point (the end of the current
     optimizer step, or the epoch end when that step was the epoch's last) a checkpoint is saved
-    and ``Interrupted`` is raised. A second Ctrl-C interrupts at once, as Ctrl-C usually does.
+    and ``Interrupted`` is raised; under DDP every process does so at the same step, whichever of
+    them got the signal. A second Ctrl-C interrupts at once, as Ctrl-C usually does.
 
     Its own state in the checkpoint is that of the random generators (torch, CUDA, numpy,
     Python), restored when training starts, after everything else is restored, so a resumed run
@@ -152,15 +153,33 @@ class LastCheckpoint(Checkpoint):
         ends_epoch = batch_idx + 1 >= trainer.num_training_batches or trainer.should_stop
         if not stepped or ends_epoch:
             return
-        if self._signal or (self.every_n_steps and trainer.global_step % self.every_n_steps == 0):
+        signalled = self._agreed_signal(trainer, pl_module)
+        if signalled or (self.every_n_steps and trainer.global_step % self.every_n_steps == 0):
             self._save(trainer, pl_module)
-        self._stop_if_signalled(trainer)
+        self._stop_if(signalled)
 
     def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         # a Checkpoint callback: Lightning calls it after the module's own hook, so the epoch's
         # metrics (train/loss_epoch) are logged when this saves
         self._save(trainer, pl_module)
-        self._stop_if_signalled(trainer)
+        self._stop_if(self._agreed_signal(trainer, pl_module))
+
+    def _agreed_signal(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> int | None:
+        """The signal that this process, or under DDP any process of the run, has received (the
+        largest number if several); read once per save point, so a signal that arrives meanwhile
+        counts at the next one.
+
+        Under DDP every process must stop at the same step: one that went on alone would wait for
+        the others in its next gradient all-reduce. The processes of a run get a signal at
+        slightly different times (torchrun and srun forward it to each), so they agree on it at
+        every save point: one all-reduce of one number per optimizer step, only when several
+        processes train.
+        """
+        received = self._signal
+        if trainer.world_size > 1:
+            agreed = trainer.strategy.reduce(torch.tensor(received or 0, device=pl_module.device), reduce_op="max")
+            received = int(agreed) or None
+        return received
 
     def on_exception(self, trainer: pl.Trainer, pl_module: pl.LightningModule,
                      exception: BaseException) -> None:
@@ -179,9 +198,9 @@ class LastCheckpoint(Checkpoint):
         trainer.save_checkpoint(self.path)
         self.kept, self.saved = self.saved, (str(self.path), trainer.global_step)
 
-    def _stop_if_signalled(self, trainer: pl.Trainer) -> None:
-        if self._signal:
-            stop = Interrupted(self._signal)
+    def _stop_if(self, signum: int | None) -> None:
+        if signum:
+            stop = Interrupted(signum)
             stop.checkpoint = self.saved
             raise stop
 

@@ -11,8 +11,8 @@ The second run is refused in one line naming the holder::
 
     hydra.run.dir=runs/a: in use by another run (pid 4242 on node1 since 2025-01-01 12:00:00: train.py ...)
 
-Only the launching process locks: the processes that Lightning's ``ddp`` strategy re-launches for
-ranks 1 and up (``LOCAL_RANK`` > 0) run in the same directory by design.
+Only global rank 0 locks: the other processes of a DDP run (re-launched by Lightning's ``ddp``
+strategy, or started by torchrun or srun on this node or others) run in the same directory by design.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from lrframe.config.errors import ConfigError
+from lrframe.config.launch import is_secondary_rank
 
 LOCK_FILE = ".lock"
 
@@ -59,11 +60,6 @@ def check_free(run_dir: Path) -> None:
         raise _busy(run_dir, lock_path) from None
     finally:
         os.close(fd)
-
-
-def is_secondary_rank() -> bool:
-    """A process that Lightning's ``ddp`` launcher started for a rank > 0 (it shares rank 0's directory)."""
-    return any(os.environ.get(name, "0") not in ("", "0") for name in ("LOCAL_RANK", "RANK", "NODE_RANK"))
 
 
 @contextlib.contextmanager

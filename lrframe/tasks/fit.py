@@ -19,6 +19,8 @@ from lrframe.tasks import read_metrics
 from lrframe.tasks.preview import write_schedule_csv
 from lrframe.training.pieces import build
 from lrframe.optim.optimizer import model_layer_count
+from lrframe.training.ranks import RanksAgree, facts
+from lrframe.config.launch import is_secondary_rank
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +40,10 @@ def trainer(plan: Plan, run_dir: Path, lr: float, extra_metrics: dict,
     record = RunRecord(run_dir, hyperparameters(plan, command_line_overrides(), lr), extra_metrics, monitor)
     step_logger = StepLogger(cfg["trainer"]["log_every_n_steps"], cfg["logger"]["step_sizes_every_n_steps"],
                              {"effective_lr": lr, "global_batch": plan.global_batch})
-    callbacks = [step_logger, *fault_tolerance(plan, run_dir, resumed), ObserveMetrics(), *trial_callbacks(monitor[0]), record]
+    agree = RanksAgree(facts(run_dir, cfg["resume"], resumed.step if resumed else None, cfg["data"]["batch_size"],
+                             plan.clock.steps_per_epoch, plan.clock.total_steps, plan.global_batch, lr))
+    callbacks = [agree, step_logger, *fault_tolerance(plan, run_dir, resumed), ObserveMetrics(),
+                 *trial_callbacks(monitor[0]), record]
     show_progress = progress.wanted(cfg["trainer"]["enable_progress_bar"])
     if show_progress:
         callbacks.append(progress.ProgressLine(plan.clock.total_steps))
@@ -59,7 +64,8 @@ def run(plan: Plan, run_dir: Path) -> dict:
 
         lr_found = (resumed and resumed.lr_found) or find_lr(plan, run_dir)
         pieces.set_lr(lr_found)
-    if "_target_" not in plan.config["scheduler"]:  # a user's torch class has no closed form to write
+    # rank 0 writes the planned schedule; a user's torch class has no closed form to write
+    if "_target_" not in plan.config["scheduler"] and not is_secondary_rank():
         write_schedule_csv(plan, run_dir, lr_found, model_layer_count(pieces.parameters, plan.config["optimizer"]))
     if resumed:
         resumed.check_model(module, plan.config["resume"])

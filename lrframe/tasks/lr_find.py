@@ -14,7 +14,6 @@ from __future__ import annotations
 import csv
 import json
 import math
-import os
 import textwrap
 import time
 from dataclasses import dataclass
@@ -161,7 +160,9 @@ def figure(result: Result, settings: dict):
 
 def is_rank_zero() -> bool:
     """False in the extra processes of a multi-device run (they write nothing)."""
-    return int(os.environ.get("RANK", os.environ.get("LOCAL_RANK", 0))) == 0
+    from lrframe.config.launch import is_secondary_rank
+
+    return not is_secondary_rank()
 
 
 def write(result: Result, plan: Plan, run_dir: Path, lr_found: bool = False) -> None:

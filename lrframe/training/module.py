@@ -36,6 +36,9 @@ class TrainingModule(pl.LightningModule):
         self.last_loss: torch.Tensor | None = None
         self.last_metrics: dict[str, float] = {}  # the newest val/loss, val/acc, train/loss (checkpointed)
         self.register_buffer("_epoch_loss", torch.zeros(2), persistent=False)  # sum, batches
+        # each DDP process sums its own losses (reduced at the epoch end): DDP must not overwrite this
+        # buffer with rank 0's at every forward, as it does with the buffers it broadcasts
+        self._ddp_params_and_buffers_to_ignore = ["_epoch_loss"]
 
     def __setattr__(self, name: str, value) -> None:
         # Lightning sets plain attributes such as _current_fx_name around every hook it calls,

@@ -23,6 +23,9 @@ BAD = [
     ["+" + "a" * 5000 + "=1"],  # a key too long for a file name (Hydra looks it up as a config group)
     ["scheduler=lambda", "scheduler.lr_lambda=" + "+".join(["epoch"] * 3000)],  # RecursionError
     ["data.batch_size=1000000000"],  # larger than the training set
+    ["trainer.num_nodes=2", "trainer.strategy=ddp"],
+    ["model=transformer"],  # image data: failed to interpolate data.block_size; model=cnn data=text built a run dir
+    ["trainer.precision=16-mixed", "trainer.accelerator=cpu"],  # trained, silently in bf16-mixed  # no torchrun/srun: would wait for the other node for good
 ]
 
 

@@ -4,12 +4,16 @@ import re
 
 import numpy as np
 import pytest
+import torch
 from hydra.errors import HydraException
 
-from conftest import CONFIG_DIR, compose_config, make_plan
+from conftest import CONFIG_DIR, REPO, compose_config, make_plan
 from lrframe.cli.precheck import check
 from lrframe.config.validate import TRAINER_ARGS, validate
 from lrframe.config.errors import ConfigError, shortened
+
+TEXT = REPO / "tests" / "fixtures" / "text"  # files that data=text cannot train on
+NO_GPU = pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has a GPU")
 
 BAD_CONFIGS = [
     (["scheduler=cosin"], r"^scheduler=cosin: no such option; expected one of .*cosine.*step"),
@@ -46,6 +50,9 @@ BAD_CONFIGS = [
     (["scheduler=lambda", "scheduler.lr_lambda=" + "+".join(["epoch"] * 3000)],
      r"^scheduler\.lr_lambda=epoch\+.*\(17999 characters\): nested more than 100 deep"),
     (["data.val_fraction=1.0"], r"^data\.val_fraction=1\.0: expected a number > 0 and < 1$"),
+    (["trainer=ddp", "trainer.accelerator=cpu", "trainer.devices=400", "data.batch_size=1"],
+     r"^data\.val_fraction=0\.2: leaves 360 validation samples for 400 processes \(trainer\.devices x "
+     r"trainer\.num_nodes\); expected at least one per process$"),
     (["data.shuffle=maybe"], r"^data\.shuffle=maybe: expected true or false$"),
     (["data=npz"], r"^data\.path=\?\?\?: required"),
     (["data=npz", "data.path=/no/such.npz"], r"^data\.path=/no/such\.npz: file not found$"),
@@ -93,6 +100,47 @@ BAD_CONFIGS = [
     (["scheduler=sequential", "scheduler.schedulers.1.gamma=-1"], r"^scheduler\.schedulers\.1\.gamma=-1: expected a"),
     (["scheduler=lambda", "scheduler.lr_lambda='open(1)'"], r"^scheduler\.lr_lambda=open\(1\): 'open\(1\)' is not"),
     (["scheduler=cyclic", "scheduler.mode=triangle"], r"^scheduler\.mode=triangle: expected one of triangular, "),
+    # workloads (issue 15): text files, models on data they cannot read, precisions this machine cannot run
+    (["data=text", "model=transformer", f"data.path={TEXT}/missing.txt"],
+     r"^data\.path=.*/missing\.txt: file not found; expected a UTF-8 text file$"),
+    (["data=text", "model=transformer", f"data.path={TEXT}/empty.txt"],
+     r"^data\.path=.*/empty\.txt: an empty file; expected a UTF-8 text file$"),
+    (["data=text", "model=transformer", f"data.path={TEXT}/latin1.txt"],
+     r"^data\.path=.*/latin1\.txt: not UTF-8 text \(invalid continuation byte at byte 3\); expected a UTF-8 text"),
+    (["data=text", "model=transformer", f"data.path={TEXT}/nul.txt"],
+     r"^data\.path=.*/nul\.txt: a binary file \(a NUL byte at character 2\); expected a UTF-8 text file$"),
+    (["data=text", "model=transformer", f"data.path={TEXT}/short.txt"],
+     r"^data\.path=.*/short\.txt: 10 characters, shorter than one window of data\.block_size \+ 1 = 129; expected "
+     r"at least 257 characters \(two windows: training and validation\), or data\.block_size at most 4$"),
+    (["data=text", "model=transformer", f"data.path={TEXT}/short.txt", "data.block_size=5"],
+     r"^data\.block_size=5: longer than the text allows \(data\.path has 10 characters; training and validation "
+     r"need a window of block_size \+ 1 each\); expected data\.block_size at most 4$"),
+    (["data=text", "model=transformer", "data.block_size=10000000"],
+     r"^data\.block_size=10000000: longer than the text allows \(pydoc_data\.topics has \d+ characters; .*\); "
+     r"expected data\.block_size at most \d+$"),
+    (["model=transformer"], r"^model=transformer: a character-level transformer reads windows of character ids, "
+                            r"but data=digits gives 64 features per sample; expected data=text$"),
+    (["model=cnn", "data=text"], r"^model=cnn: reads square images given as flat pixels, but data=text gives "
+                                 r"windows of character ids; expected model=transformer for text, or data=digits$"),
+    (["model=cnn", "data=diabetes", "loss=mse"],
+     r"^model\.image_size=8: 8x8 pixels, but data=diabetes gives 10 features per sample; expected data whose "
+     r"features are a square image \(data=digits: 8x8\)$"),
+    (["model=cnn", "model.image_size=7"], r"^model\.image_size=7: 7x7 pixels, but data=digits gives 64 features "
+                                          r"per sample; expected model\.image_size=8$"),
+    (["data=text"], r"^model=mlp: reads flat feature vectors, but data=text gives windows of character ids"),
+    (["trainer.precision=fp8"], r"^trainer\.precision=fp8: expected one of 32-true, bf16-mixed, 16-mixed, "
+                                r"bf16-true, 16-true, 64-true \(16-mixed on a GPU only\)$"),
+    (["trainer.precision=16-mixed", "trainer.accelerator=cpu"],
+     r"^trainer\.precision=16-mixed: float16 mixed precision needs a GPU, and this run is on the CPU "
+     r"\(trainer\.accelerator=cpu; Lightning would silently train in bf16-mixed instead\); expected bf16-mixed "
+     r"or 32-true$"),
+    pytest.param(["trainer.precision=16-mixed"], r"^trainer\.precision=16-mixed: .* on the CPU \(trainer\."
+                 r"accelerator=auto finds no GPU;", marks=NO_GPU, id="trainer.precision=16-mixed on auto"),
+    pytest.param(["trainer.precision=bf16-mixed", "trainer.accelerator=gpu"],
+                 r"^trainer\.accelerator=gpu: this machine has no CUDA GPU \(torch\.cuda\.is_available\(\) is "
+                 r"false\); expected cpu or auto$", marks=NO_GPU, id="trainer.accelerator=gpu without one"),
+    (["trainer.precision=transformer-engine"], r"^trainer\.precision=transformer-engine: needs NVIDIA's "
+                                               r"transformer_engine package"),
 ]
 
 

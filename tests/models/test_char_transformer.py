@@ -31,5 +31,7 @@ def test_the_cnn_sees_digits_as_8x8_images_and_refuses_other_shapes():
     data, _ = build_data(plan)
     model = build_model(plan.config, data)
     assert model(next(iter(data.val))[0][:5]).shape == (5, 10)
+    # refused when the config is checked (tests/config/test_config.py); a user's data is checked here, built
+    config = {**plan.config, "model": {**plan.config["model"], "image_size": 7}}
     with pytest.raises(ConfigError, match=r"model.image_size=7: 7x7 pixels, but the data has 64 features"):
-        build_model(make_plan("model=cnn", "model.image_size=7").config, data)
+        build_model(config, data)
