@@ -1,8 +1,9 @@
 """A torch LRScheduler that follows a run's closed-form schedule, so Lightning can step it.
 
 After ``k`` optimizer steps, every parameter group has ``lr = base_lr * schedule(k)`` (and the
-scheduled momentum, where there is one). Its state is the step counter plus, for a
-history-dependent schedule (ReduceLROnPlateau), that schedule's small state: resuming from a
+scheduled momentum, where there is one; with SWA, SWALR's lr once it has started:
+``RunSchedule.lr``). Its state is the step counter plus, for a history-dependent schedule
+(ReduceLROnPlateau), that schedule's small state: resuming from a
 checkpoint gives exactly the lr the uninterrupted run would have had.
 """
 
@@ -26,10 +27,14 @@ class ScheduledLR(torch.optim.lr_scheduler.LRScheduler):
     def __init__(self, optimizer: torch.optim.Optimizer, schedule: RunSchedule):
         self.schedule = schedule
         self.momentum_key = _momentum_key(optimizer)
+        if schedule.swa is not None:
+            schedule.swa.check_groups([group.get("name", str(i)) for i, group in enumerate(optimizer.param_groups)])
         super().__init__(optimizer)
 
     def get_lr(self) -> list[float]:
         """The lrs at the current step (torch's LRScheduler API)."""
+        if self.schedule.swa is not None:  # SWALR's anneal from its start on
+            return [self.schedule.lr(self.last_epoch, base, i) for i, base in enumerate(self.base_lrs)]
         factor = self.schedule(self.last_epoch)
         return [base * factor for base in self.base_lrs]
 

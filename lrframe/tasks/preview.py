@@ -1,17 +1,23 @@
 """``task=preview``: the lr (and momentum) of every optimizer step of the configured run, untrained.
 
-Writes ``schedule.csv`` (``step,epoch,lr[,momentum]``: ``lr`` is the first parameter group's) and
-``schedule.png`` (lr against step, epochs marked) in the run directory, and prints one summary
-line. It evaluates the same ``RunSchedule`` that ``task=fit`` steps, and imports neither torch nor
-Lightning (but for a user's data, whose loaders size the epoch), so a million steps take seconds.
+Writes ``schedule.csv`` (``step,epoch,lr[,momentum]``: ``lr`` is the first parameter group's; with
+``swa``, SWALR's lr from SWA's start; with a schedule-free optimizer, the lr it computes itself) and
+``schedule.png`` (lr, and momentum where scheduled, against step; epochs, the end of warmup and
+SWA's start marked) in the run directory, and prints one summary line. It evaluates the same
+``RunSchedule`` that ``task=fit`` steps, and imports neither torch nor Lightning (but for a user's
+data, whose loaders size the epoch), so a million steps take seconds.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
+from lrframe.config.errors import show
+from lrframe.config.groups import is_schedule_free
 from lrframe.config.validate import Plan
+from lrframe.schedules import schedule_free
 
 #: at most this many points per curve in the figure (min/max per bucket beyond)
 PLOT_POINTS = 4000
@@ -25,15 +31,17 @@ class Table:
     warmup_steps: int
     lr: list[float]
     momentum: list[float] | None
+    swa_step: int | None = None  # SWA's first optimizer step (SWALR's lr from there on)
 
 
 def table(plan: Plan, lr: float | None = None) -> Table:
     """The schedule for base lr ``lr`` (the plan's effective lr by default)."""
     lr = lr or plan.lr
     schedule, total = plan.schedule(lr), plan.clock.total_steps
-    lrs = [lr * schedule(step) for step in range(total)]
+    lrs = [schedule.lr(step, lr) for step in range(total)]
     momentum = [schedule.momentum(step) for step in range(total)] if schedule.schedules_momentum else None
-    return Table(plan.clock.steps_per_epoch, schedule.warmup_steps, lrs, momentum)
+    swa = schedule.swa.start_step if schedule.swa is not None else None
+    return Table(plan.clock.steps_per_epoch, schedule.warmup_steps, lrs, momentum, swa)
 
 
 def write_csv(rows: Table, path: Path) -> None:
@@ -87,9 +95,11 @@ def plot(rows: Table, path: Path, title: str) -> None:
                 ax.axvline(boundary, color="0.85", lw=0.6, zorder=0)
         if rows.warmup_steps:
             ax.axvline(rows.warmup_steps, color="tab:orange", ls="--", lw=0.9, label="end of warmup")
+        if rows.swa_step is not None:
+            ax.axvline(rows.swa_step, color="tab:green", ls="--", lw=0.9, label="SWA starts (SWALR)")
     axes[0].secondary_xaxis("top", functions=(lambda s: s / spe, lambda e: e * spe)).set_xlabel("epoch")
     axes[0].set_title(title, fontsize=9)
-    if rows.warmup_steps:
+    if rows.warmup_steps or rows.swa_step is not None:
         axes[0].legend(loc="best", fontsize=8)
     axes[-1].set_xlabel("optimizer step")
     axes[-1].set_xlim(0, max(total - 1, 1))
@@ -99,8 +109,14 @@ def plot(rows: Table, path: Path, title: str) -> None:
 def summary(plan: Plan, rows: Table) -> str:
     scaled = (f" = optimizer.lr {plan.config['optimizer']['lr']:g} x lr_scaling {plan.lr_scale:g}"
               if plan.lr_scale != 1 else "")
+    momentum = "" if rows.momentum is None else f", momentum {min(rows.momentum):g} to {max(rows.momentum):g}"
+    nth = rows.swa_step // rows.steps_per_epoch + 1 if rows.swa_step is not None else 0
+    swa = "" if rows.swa_step is None else (f", SWA from step {rows.swa_step} (epoch {nth} of "
+                                            f"{math.ceil(len(rows.lr) / rows.steps_per_epoch)}), lr annealed to "
+                                            f"swa_lrs {show(plan.config['swa']['swa_lrs'])}")
     return (f"{plan.clock.total_steps} steps ({plan.clock.epochs:g} epochs x {rows.steps_per_epoch} steps/epoch), "
-            f"global batch {plan.global_batch}, lr {plan.lr:g}{scaled}, warmup {rows.warmup_steps} steps")
+            f"global batch {plan.global_batch}, lr {plan.lr:g}{scaled}, warmup {rows.warmup_steps} steps"
+            f"{momentum}{swa}")
 
 
 def run(plan: Plan, run_dir: Path) -> dict:
@@ -110,7 +126,12 @@ def run(plan: Plan, run_dir: Path) -> dict:
         _, plan = build_data(plan)
     rows = table(plan)
     write_csv(rows, run_dir / "schedule.csv")
-    scheduler = plan.config["scheduler"]["name"]
-    plot(rows, run_dir / "schedule.png", f"scheduler={scheduler}, warmup={plan.config['warmup']['name']}")
+    cfg = plan.config
+    title = f"scheduler={cfg['scheduler']['name']}, warmup={cfg['warmup']['name']}"
+    if is_schedule_free(cfg["optimizer"]):
+        title = f"{schedule_free.label(cfg['optimizer'])} (its own lr: no schedule), warmup={cfg['warmup']['name']}"
+    elif cfg["swa"]["name"] != "none":
+        title += f", swa={cfg['swa']['name']}"
+    plot(rows, run_dir / "schedule.png", title)
     print(f"preview: {summary(plan, rows)}; wrote schedule.csv and schedule.png in {run_dir}")
     return {"total_steps": plan.clock.total_steps, "warmup_steps": rows.warmup_steps}

@@ -42,6 +42,9 @@ KILLED = {
     "no schedule, no warmup": ("scheduler=none", "warmup=none"),
     "cnn in bf16 mixed precision": ("model=cnn", "model.channels=8", "trainer.precision=bf16-mixed"),
     "diabetes regression, mse, adamw": ("data=diabetes", "loss=mse", "optimizer=adamw", "data.batch_size=16"),
+    "schedule-free adamw, its warmup": ("optimizer=adamw_schedulefree", "scheduler=none"),
+    "schedule-free sgd, no warmup": ("optimizer=sgd_schedulefree", "scheduler=none", "warmup=none"),
+    "swa from the 2nd epoch, onecycle": ("swa=default", "swa.swa_epoch_start=2", "scheduler=onecycle", "warmup=none"),
 }
 
 
