@@ -180,6 +180,17 @@ OPTIMIZERS = {
     "adagrad": ("Adagrad", ("lr", "lr_decay", "weight_decay", "initial_accumulator_value", "eps")),
     "rmsprop": ("RMSprop", ("lr", "alpha", "eps", "weight_decay", "momentum", "centered")),
 }
+#: the schedule-free optimizers (Defazio et al. 2024; the ``schedulefree`` package): name -> ("module:class",
+#: its arguments that configs may set). They replace the lr schedule: lrframe's linear warmup becomes their
+#: ``warmup_steps`` (RAdam's has none: its rectification warms up by itself).
+SCHEDULE_FREE = {
+    "adamw_schedulefree": ("schedulefree:AdamWScheduleFree",
+                           ("lr", "betas", "eps", "weight_decay", "r", "weight_lr_power")),
+    "sgd_schedulefree": ("schedulefree:SGDScheduleFree", ("lr", "momentum", "weight_decay", "r", "weight_lr_power")),
+    "radam_schedulefree": ("schedulefree:RAdamScheduleFree",
+                           ("lr", "betas", "eps", "weight_decay", "r", "weight_lr_power", "silent_sgd_phase")),
+}
+OPTIMIZERS |= SCHEDULE_FREE
 #: optimizer keys lrframe reads itself (for a built-in and a _target_ alike); lr is passed scaled
 OPTIMIZER_KEYS = ("name", "lr_scaling", "base_batch_size", "no_decay_bias_and_norm", "lr_multipliers", "param_groups",
                   "layer_decay")
@@ -205,9 +216,16 @@ ARGUMENT_CHECKS = {
     "alpha": lambda k, v: number(k, v, ge=0, lt=1),
     "lr_decay": lambda k, v: number(k, v, ge=0),
     "initial_accumulator_value": lambda k, v: number(k, v, ge=0),
-    "nesterov": boolean, "amsgrad": boolean, "centered": boolean,
+    "nesterov": boolean, "amsgrad": boolean, "centered": boolean, "silent_sgd_phase": boolean,
     "betas": _check_betas,
+    "r": lambda k, v: number(k, v, ge=0),  # schedule-free: the average's weights grow as (k + 1)^r
+    "weight_lr_power": lambda k, v: number(k, v, ge=0),  # schedule-free: and as lr_max^weight_lr_power
 }
+
+
+def is_schedule_free(node: dict) -> bool:
+    """A schedule-free optimizer: a built-in one, or a ``_target_`` in the ``schedulefree`` package."""
+    return node.get("name") in SCHEDULE_FREE or str(node.get("_target_", "")).startswith("schedulefree.")
 
 
 def check_lr(node: dict) -> None:
@@ -241,6 +259,9 @@ def _optimizer_check(name: str):
         for key in arguments:
             if key in ARGUMENT_CHECKS:
                 ARGUMENT_CHECKS[key](f"optimizer.{key}", node[key])
+        if name == "sgd_schedulefree" and node["momentum"] == 0:
+            raise ConfigError("optimizer.momentum", 0, "expected a number > 0 and < 1 (schedule-free SGD "
+                                                        "interpolates between its iterates with it)")
         if node.get("nesterov") and (node["momentum"] <= 0 or node["dampening"] != 0):
             raise ConfigError("optimizer.nesterov", True, "needs optimizer.momentum > 0 and optimizer.dampening=0")
     return check

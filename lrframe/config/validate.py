@@ -26,12 +26,13 @@ from lrframe.config.registry import builtin, is_target
 from lrframe.config.targets import check_target
 from lrframe.data.datasets import split_sizes
 from lrframe.range_test.arithmetic import MIN_STEPS, RAMPS, SUGGESTIONS
-from lrframe.schedules import RunSchedule, run_schedule
+from lrframe.schedules import RunSchedule, run_schedule, schedule_free
 from lrframe.schedules.clock import Clock, steps_per_epoch
 from lrframe.schedules.lambdas import user_code_deferred
+from lrframe.schedules.swa import swa_phase
 from lrframe.schedules.target import check_target as check_scheduler_target
 
-GROUPS = ("data", "model", "init", "optimizer", "scheduler", "warmup", "loss", "metrics", "module", "trainer",
+GROUPS = ("data", "model", "init", "optimizer", "scheduler", "warmup", "swa", "loss", "metrics", "module", "trainer",
           "logger", "checkpoint", "task")
 TOP_LEVEL = (*GROUPS, "seed", "resume", "resume_allow_changes")
 #: groups that take a built-in name or a _target_ through the registry (scheduler: its catalogue)
@@ -99,8 +100,21 @@ class Plan:
         return ("task", task) if task["name"] == "lr_find" else ("task.lr_find", task.get("lr_find"))
 
     def schedule(self, lr: float | None = None) -> RunSchedule:
-        """The run's schedule, for a base lr of ``lr`` (the effective lr by default)."""
-        return run_schedule(self.config["scheduler"], self.config["warmup"], self.clock, lr or self.lr)
+        """The run's schedule, for a base lr of ``lr`` (the effective lr by default): the lr every optimizer
+        step gets, SWA's phase included; with a schedule-free optimizer, the lr it computes itself."""
+        cfg = self.config
+        if groups.is_schedule_free(cfg["optimizer"]):
+            return schedule_free.run_schedule(cfg["optimizer"], cfg["warmup"], self.clock)
+        schedule = run_schedule(cfg["scheduler"], cfg["warmup"], self.clock, lr or self.lr)
+        return schedule.with_swa(swa_phase(cfg["swa"], self.clock))
+
+    @property
+    def optimizer_warmup_steps(self) -> int:
+        """The ``warmup_steps`` of a built-in schedule-free optimizer (lrframe's warmup, mapped); else 0."""
+        cfg = self.config
+        if cfg["optimizer"].get("name") in schedule_free.WARMED_UP:
+            return schedule_free.warmup_steps(cfg["optimizer"], cfg["warmup"], self.clock)
+        return 0
 
     def group_schedules(self, lr: float | None = None) -> dict[str, RunSchedule]:
         """Pattern -> the schedule of each parameter group with one of its own (``optimizer.param_groups``),
@@ -111,7 +125,8 @@ class Plan:
         for pattern, (scheduler, warmup) in param_groups.own_schedules(self.config).items():
             try:
                 found[pattern] = run_schedule(scheduler, warmup, self.clock,
-                                              lr * param_groups.multiplier(optimizer, pattern))
+                                              lr * param_groups.multiplier(optimizer, pattern)
+                                              ).with_swa(swa_phase(self.config["swa"], self.clock))
             except ConfigError as error:
                 raise error.under(f"{param_groups.KEY}.{pattern}") from None
         return found
@@ -322,6 +337,25 @@ def device_count(node: dict) -> int:
     return 1
 
 
+def _check_averaging(cfg: dict) -> None:
+    """What schedule-free optimizers and SWA take the place of: the schedule, each other."""
+    optimizer, scheduler, swa = cfg["optimizer"], cfg["scheduler"], cfg["swa"]
+    if not isinstance(swa.get("name"), str):
+        raise ConfigError("swa.name", swa.get("name"), "expected none or default (pick one with swa=NAME)")
+    if groups.is_schedule_free(optimizer):
+        which = schedule_free.label(optimizer)
+        if is_target(scheduler) or scheduler.get("name") != "none":
+            key, value = ("scheduler._target_", scheduler["_target_"]) if is_target(scheduler) else \
+                ("scheduler", scheduler.get("name"))
+            raise ConfigError(key, value, f"{which} replaces the lr schedule (it averages its iterates instead, "
+                              "Defazio et al. 2024); expected scheduler=none")
+        if swa["name"] != "none":
+            raise ConfigError("swa", swa["name"], f"{which} averages its iterates already; expected swa=none")
+    elif swa["name"] != "none" and is_target(scheduler):
+        raise ConfigError("swa", swa["name"], "SWA's lr continues lrframe's schedule, and a scheduler given by "
+                          "scheduler._target_ has no closed form; expected swa=none or a built-in scheduler")
+
+
 def _check_range_test(node: Any, key: str, steps_per_epoch: int) -> None:
     if not isinstance(node, dict):
         raise ConfigError(key, node, "expected the LR range test's settings (see conf/task/lr_find.yaml)")
@@ -440,6 +474,7 @@ def validate(cfg: Any) -> Plan:
                     raise ConfigError(f"{param_groups.KEY}.{pattern}.{name}", own[name], "a group's own schedule "
                                       "needs one of lrframe's schedules for the run; scheduler._target_ steps every "
                                       "group by itself")
+    _check_averaging(cfg)
 
     plan = Plan(cfg, devices)
     if is_target(cfg["data"]):

@@ -97,6 +97,11 @@ class ResumableBatches:
     def _batches(self, index: torch.Tensor, start: int) -> Iterator:
         raise NotImplementedError
 
+    def epoch_batches(self) -> Iterator:
+        """The current epoch's batches from its first, leaving the position a checkpoint records alone
+        (SWA's BatchNorm statistics pass over the training data)."""
+        return self._batches(self.sampler.indices(), 0)
+
     def state_dict(self) -> dict:
         return {"epoch": self.sampler.epoch, "position": self._position}
 

@@ -1,6 +1,8 @@
-"""The optimizer: torch's class for the configured name, over named parameter groups."""
+"""The optimizer: torch's class (or a schedule-free one) for the configured name, over named parameter groups."""
 
 from __future__ import annotations
+
+import importlib
 
 import torch
 from torch import nn
@@ -12,6 +14,7 @@ from lrframe.config.errors import ConfigError
 from lrframe.config.param_groups import check_names
 from lrframe.config.param_groups import groups as config_groups
 from lrframe.optim.layers import layer_count, layer_ids
+from lrframe.schedules.schedule_free import WARMED_UP
 
 #: layers whose every parameter (scale and shift) is exempt from weight decay, as biases are
 NORMALIZATION = (nn.modules.batchnorm._NormBase, nn.LayerNorm, nn.GroupNorm, nn.RMSNorm)
@@ -82,16 +85,29 @@ def param_groups(model: nn.Module, node: dict, lr: float) -> list[dict]:
     return groups
 
 
-def build_optimizer(model: nn.Module, node: dict, lr: float) -> torch.optim.Optimizer:
-    """torch.optim.<class> for ``optimizer.name`` with the node's arguments and base lr ``lr``.
+def optimizer_class(name: str) -> type[torch.optim.Optimizer]:
+    """The class of a built-in optimizer: torch.optim's, or ``module:Class`` (the schedule-free ones)."""
+    class_name = OPTIMIZERS[name][0]
+    if ":" in class_name:
+        module, _, class_name = class_name.partition(":")
+        return getattr(importlib.import_module(module), class_name)
+    return getattr(torch.optim, class_name)
+
+
+def build_optimizer(model: nn.Module, node: dict, lr: float, warmup_steps: int = 0) -> torch.optim.Optimizer:
+    """The optimizer class ``optimizer.name`` names, with the node's arguments and base lr ``lr``.
 
     ``lr`` is the effective learning rate (``optimizer.lr`` after batch-size scaling, or the LR
     finder's suggestion), so the optimizer never sees ``optimizer.lr`` directly. It is also the
     optimizer's default lr (``optimizer.defaults["lr"]``), which groups with a multiplier exceed.
+    ``warmup_steps``: a schedule-free optimizer's own warmup (``Plan.optimizer_warmup_steps``; the LR
+    range test leaves it at 0, its ramp being the lr).
     """
     groups = param_groups(model, node, lr)
     if is_target(node):  # any torch.optim.Optimizer: params and lr from lrframe, the rest from the node
         return build_target("optimizer", node, own_keys=(*OPTIMIZER_KEYS, "lr"), provided={"params": groups, "lr": lr})
-    class_name, arguments = OPTIMIZERS[node["name"]]
+    arguments = OPTIMIZERS[node["name"]][1]
     kwargs = {key: tuple(node[key]) if key == "betas" else node[key] for key in arguments if key != "lr"}
-    return getattr(torch.optim, class_name)(groups, lr=lr, **kwargs)
+    if node["name"] in WARMED_UP:
+        kwargs["warmup_steps"] = warmup_steps
+    return optimizer_class(node["name"])(groups, lr=lr, **kwargs)

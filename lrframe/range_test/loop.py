@@ -5,7 +5,8 @@ Lightning's automatic optimization would (gradient accumulation, clipping, mixed
 records the loss of every step. Afterwards the model's weights, buffers and gradients, its
 train/eval mode, the optimizer's state and lrs, the epoch of the batches' sampler and the random
 state of Python, NumPy and torch are exactly what they were before (the test may consume random
-numbers, e.g. for dropout): a run that follows sees no trace of it.
+numbers, e.g. for dropout): a run that follows sees no trace of it. A schedule-free optimizer
+(``schedulefree``) steps in its train mode, and is left in the mode it was in.
 
     >>> import torch
     >>> from lrframe.range_test.arithmetic import ramp
@@ -118,6 +119,8 @@ def range_test(model: torch.nn.Module, optimizer: torch.optim.Optimizer, batches
     with preserved_random_state():
         try:
             model.train()
+            if callable(getattr(optimizer, "train", None)):  # a schedule-free optimizer: steps in train mode
+                optimizer.train()
             for lr, window in zip(lrs, windows(batches, accumulate)):
                 for group, ratio in zip(optimizer.param_groups, ratios):
                     group["lr"] = lr * ratio

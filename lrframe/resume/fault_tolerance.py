@@ -34,6 +34,7 @@ from lrframe.resume.checkpoint import ResumePoint, last_checkpoint
 from lrframe.config.validate import Plan
 from lrframe.config.errors import Diverged, Interrupted, Stopped, WriteFailed
 from lrframe.schedules.scheduler import ScheduledLR
+from lrframe.training.schedule_free import GROUP_STATE
 
 log = logging.getLogger(__name__)
 
@@ -276,7 +277,8 @@ class ConfigChanges(pl.Callback):
     def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         # everything is restored now: put the new hyper-parameters and base lrs over the old ones
         for group, fresh in zip(trainer.optimizers[0].param_groups, self._fresh):
-            group.update({key: value for key, value in fresh.items() if key != "lr"})
+            # (a schedule-free optimizer's step count, average weight and mode are state, not hyper-parameters)
+            group.update({key: value for key, value in fresh.items() if key != "lr" and key not in GROUP_STATE})
         scheduler = trainer.lr_scheduler_configs[0].scheduler
         if isinstance(scheduler, ScheduledLR):  # a _target_ scheduler keeps its state (see check_target_changes)
             scheduler.rebase([fresh["initial_lr"] for fresh in self._fresh])

@@ -22,6 +22,7 @@ from lrframe.schedules import peers
 from lrframe.schedules import warmup as warmups
 from lrframe.schedules.base import Schedule
 from lrframe.schedules.clock import UNITS, Clock
+from lrframe.schedules.swa import SwaPhase
 
 INTERVALS = ("step", "epoch")
 CLOCK_KEYS = ("interval", "unit")
@@ -37,18 +38,37 @@ class RunSchedule:
         #: the main schedule's constructor arguments as this run resolved them (null durations filled in)
         self.arguments = arguments or {}
         self._main_momentum = getattr(main, "momentum", None)
+        #: stochastic weight averaging's phase (``lrframe.schedules.swa``): SWALR's lr from its start on
+        self.swa: SwaPhase | None = None
 
     def __call__(self, step: int) -> float:
+        """The factor of the base lr at ``step`` (before SWA starts: see ``lr``)."""
         if step < self.warmup_steps:
             return self.main(0) * self.warmup(step)
         return self.main(self.time(step - self.warmup_steps))
+
+    def lr(self, step: int, base: float, group: int = 0) -> float:
+        """The lr at ``step`` of parameter group ``group``, whose base lr is ``base``: ``base * self(step)``,
+        and once SWA has started, SWALR's anneal from the lr at its start to ``swa_lrs``."""
+        swa = self.swa
+        if swa is None or step < swa.start_step:
+            return base * self(step)
+        alpha = swa.alpha(step)
+        return swa.swa_lr(group) * alpha + base * self(swa.start_step) * (1 - alpha)
+
+    def with_swa(self, swa: SwaPhase | None) -> RunSchedule:
+        self.swa = swa
+        return self
 
     @property
     def schedules_momentum(self) -> bool:
         return self._main_momentum is not None
 
     def momentum(self, step: int) -> float:
-        """The scheduled momentum (held at the main schedule's first value during warmup)."""
+        """The scheduled momentum (held at the main schedule's first value during warmup, and at its
+        value when SWA starts from then on)."""
+        if self.swa is not None:
+            step = min(step, self.swa.start_step)
         return self._main_momentum(self.time(max(step - self.warmup_steps, 0)))
 
     @property
@@ -58,8 +78,12 @@ class RunSchedule:
     def observe(self, step: int, metrics: dict[str, float]) -> None:
         """Feed validation metrics (``val/loss``, ``val/acc``) to a history-dependent schedule.
 
-        Metrics reported during warmup are ignored: the main schedule has not started yet.
+        Metrics reported during warmup are ignored: the main schedule has not started yet; and
+        after SWA's first step: SWALR has replaced it (the lr SWA starts from takes in what was
+        reported just before its start, as with Lightning's callback).
         """
+        if self.swa is not None and step > self.swa.start_step:
+            return
         if self.observes_metric and step >= self.warmup_steps:
             self.main.observe(metrics)
 

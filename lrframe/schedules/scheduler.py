@@ -1,10 +1,11 @@
 """A torch LRScheduler that follows a run's closed-form schedules, so Lightning can step it.
 
 After ``k`` optimizer steps, parameter group ``g`` has ``lr = base_lr[g] * schedule[g](k)`` (and the
-scheduled momentum, where there is one): one schedule for every group, or one per group (as torch's
-``LambdaLR`` takes one ``lr_lambda`` per group), all on the one clock ``k``. Its state is the step
-counter plus, for a history-dependent schedule (ReduceLROnPlateau), that schedule's small state:
-resuming from a checkpoint gives exactly the lrs the uninterrupted run would have had.
+scheduled momentum, where there is one; with SWA, SWALR's lr once it has started:
+``RunSchedule.lr``): one schedule for every group, or one per group (as torch's ``LambdaLR`` takes
+one ``lr_lambda`` per group), all on the one clock ``k``. Its state is the step counter plus, for a
+history-dependent schedule (ReduceLROnPlateau), that schedule's small state: resuming from a
+checkpoint gives exactly the lrs the uninterrupted run would have had.
 """
 
 from __future__ import annotations
@@ -39,11 +40,18 @@ class ScheduledLR(torch.optim.lr_scheduler.LRScheduler):
         self.distinct = list({id(s): s for s in schedules}.values())
         self._cycled = [s for s in self.distinct if s.schedules_momentum]  # those that set momentum
         self.momentum_key = _momentum_key(optimizer)
+        self._averaged = any(s.swa is not None for s in self.distinct)  # SWA: RunSchedule.lr
+        names = [group.get("name", str(i)) for i, group in enumerate(optimizer.param_groups)]
+        for averaged in self.distinct:
+            if averaged.swa is not None:
+                averaged.swa.check_groups(names)
         super().__init__(optimizer)
 
     def get_lr(self) -> list[float]:
         """The lrs at the current step (torch's LRScheduler API)."""
         step = self.last_epoch
+        if self._averaged:  # SWALR's anneal from its start on
+            return [s.lr(step, base, i) for i, (base, s) in enumerate(zip(self.base_lrs, self.schedules))]
         if len(self.distinct) == 1:
             factor = self.distinct[0](step)
             return [base * factor for base in self.base_lrs]

@@ -17,17 +17,33 @@ from lrframe.resume.fault_tolerance import fault_tolerance, lightning_limits
 from lrframe.training.record import RunRecord, command_line_overrides, hyperparameters
 from lrframe.tasks import read_metrics
 from lrframe.tasks.preview import write_schedule_csv
-from lrframe.training.pieces import build
 from lrframe.optim.optimizer import model_layer_count
 from lrframe.training.ranks import RanksAgree, facts
 from lrframe.config.launch import is_secondary_rank
+from lrframe.training.pieces import Pieces, build
+from lrframe.config.groups import is_schedule_free
 
 log = logging.getLogger(__name__)
 
 
+def averaging(plan: Plan, pieces: Pieces) -> list[pl.Callback]:
+    """What a schedule-free optimizer (its train/eval modes) or SWA (its average) needs from the run."""
+    if is_schedule_free(plan.config["optimizer"]):
+        from lrframe.training.schedule_free import ScheduleFreeModes
+
+        return [ScheduleFreeModes()]
+    if plan.config["swa"]["name"] == "none":
+        return []
+    from lrframe.training.swa import StochasticWeightAveraging
+
+    phase = plan.schedule(pieces.lr).swa
+    return [StochasticWeightAveraging(phase, plan.clock.total_steps, pieces.parameters, pieces.data.train)]
+
+
 def trainer(plan: Plan, run_dir: Path, lr: float, extra_metrics: dict,
-            resumed: ResumePoint | None = None, monitor: tuple[str, str] = ("val/acc", "max")) -> pl.Trainer:
-    """A Lightning Trainer with the run's logger, checkpoints and monitoring.
+            resumed: ResumePoint | None = None, monitor: tuple[str, str] = ("val/acc", "max"),
+            extra_callbacks: list[pl.Callback] = ()) -> pl.Trainer:
+    """A Lightning Trainer with the run's logger, checkpoints and monitoring (and ``extra_callbacks``).
 
     ``lr`` is the base lr the run trains with; ``extra_metrics`` go into metrics.json as they are.
     A resumed run's TensorBoard writer purges the points at and after the checkpoint's step,
@@ -42,7 +58,7 @@ def trainer(plan: Plan, run_dir: Path, lr: float, extra_metrics: dict,
                              {"effective_lr": lr, "global_batch": plan.global_batch})
     agree = RanksAgree(facts(run_dir, cfg["resume"], resumed.step if resumed else None, cfg["data"]["batch_size"],
                              plan.clock.steps_per_epoch, plan.clock.total_steps, plan.global_batch, lr))
-    callbacks = [agree, step_logger, *fault_tolerance(plan, run_dir, resumed), ObserveMetrics(),
+    callbacks = [agree, *extra_callbacks, step_logger, *fault_tolerance(plan, run_dir, resumed), ObserveMetrics(),
                  *trial_callbacks(monitor[0]), record]
     show_progress = progress.wanted(cfg["trainer"]["enable_progress_bar"])
     if show_progress:
@@ -73,7 +89,8 @@ def run(plan: Plan, run_dir: Path) -> dict:
             log.warning(f"resume: the training loader ({type(pieces.data.train).__name__}) has no state to restore: "
                         "the interrupted epoch restarts from its first batch (lrframe owns the order of map-style "
                         "datasets and plain DataLoaders; an iterable one needs torchdata's StatefulDataLoader)")
-    fit = trainer(plan, run_dir, pieces.lr, {"lr_found": lr_found} if lr_found else {}, resumed, pieces.monitor)
+    fit = trainer(plan, run_dir, pieces.lr, {"lr_found": lr_found} if lr_found else {}, resumed, pieces.monitor,
+                  averaging(plan, pieces))
     fit.fit(module, pieces.data.train, pieces.data.val, ckpt_path=resumed and resumed.path, weights_only=True)
     if not fit.is_global_zero:
         return {}  # a DDP rank > 0: rank 0 reports

@@ -2,18 +2,25 @@
 
 Writes ``schedule.csv`` (``step,epoch,lr[,momentum][,lr/<group>...]``: ``lr`` is the run's base lr
 times its schedule, the ``default`` group's; ``lr/<group>`` each other parameter group's, from
-``lr_multipliers``, ``param_groups`` and ``layer_decay``) and ``schedule.png`` (lr against step,
-epochs marked) in the run directory, and prints one summary line. It evaluates the same ``RunSchedule`` that ``task=fit`` steps, and imports neither torch nor
-Lightning (but for a user's data, whose loaders size the epoch, and a model whose parameter groups
-the config alone does not say: see ``model_layers``), so a million steps take seconds.
+``lr_multipliers``, ``param_groups`` and ``layer_decay``; with ``swa``, SWALR's lr from SWA's start;
+with a schedule-free optimizer, the lr it computes itself) and ``schedule.png`` (lr, and momentum
+where scheduled, against step; epochs, the end of warmup and SWA's start marked) in the run
+directory, and prints one summary line. It evaluates the same ``RunSchedule`` that ``task=fit``
+steps, and imports neither torch nor Lightning (but for a user's data, whose loaders size the
+epoch, and a model whose parameter groups the config alone does not say: see ``model_layers``), so
+a million steps take seconds.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from lrframe.config.errors import show
+from lrframe.config.groups import is_schedule_free
 from lrframe.config.validate import Plan
+from lrframe.schedules import RunSchedule, schedule_free
 
 #: at most this many points per curve in the figure (min/max per bucket beyond)
 PLOT_POINTS = 4000
@@ -28,6 +35,7 @@ class Table:
     lr: list[float]
     momentum: list[float] | None
     groups: dict[str, list[float]] = field(default_factory=dict)  # the other parameter groups' lrs, by name
+    swa_step: int | None = None  # SWA's first optimizer step (SWALR's lr from there on)
 
 
 def table(plan: Plan, lr: float | None = None, layers: int | None = None) -> Table:
@@ -35,28 +43,22 @@ def table(plan: Plan, lr: float | None = None, layers: int | None = None) -> Tab
     number of layers for ``optimizer.layer_decay`` (a built-in's is known from its config)."""
     lr = lr or plan.lr
     schedule, total = plan.schedule(lr), plan.clock.total_steps
-    lrs = [lr * schedule(step) for step in range(total)]
+    lrs = [schedule.lr(step, lr) for step in range(total)]
     momentum = [schedule.momentum(step) for step in range(total)] if schedule.schedules_momentum else None
+    swa = schedule.swa.start_step if schedule.swa is not None else None
     return Table(plan.clock.steps_per_epoch, schedule.warmup_steps, lrs, momentum,
-                 group_lrs(plan, lr, lrs, layers or plan.layers))
+                 group_lrs(plan, lr, schedule, layers or plan.layers), swa)
 
 
-def group_lrs(plan: Plan, lr: float, lrs: list[float], layers: int | None) -> dict[str, list[float]]:
-    """Each parameter group's lr at every step but the default group's (``lrs``): a group on the run's
-    schedule at its multiplier, a group with its own schedule on that."""
+def group_lrs(plan: Plan, lr: float, run: RunSchedule, layers: int | None) -> dict[str, list[float]]:
+    """Each parameter group's lr at every step but the default group's: on the run's schedule ``run``
+    at its multiplier, or on its own schedule (``optimizer.param_groups``)."""
     from lrframe.config.param_groups import groups
 
     own = plan.group_schedules(lr)
-    found = {}
-    for group in groups(plan.config["optimizer"], layers):
-        if group.name == "default":
-            continue
-        if group.pattern in own:
-            base, schedule = lr * group.multiplier, own[group.pattern]
-            found[group.name] = [base * schedule(step) for step in range(len(lrs))]
-        else:
-            found[group.name] = [group.multiplier * value for value in lrs]
-    return found
+    return {group.name: [own.get(group.pattern, run).lr(step, lr * group.multiplier, index)
+                         for step in range(plan.clock.total_steps)]
+            for index, group in enumerate(groups(plan.config["optimizer"], layers)) if group.name != "default"}
 
 
 def write_csv(rows: Table, path: Path) -> None:
@@ -136,9 +138,11 @@ def plot(rows: Table, path: Path, title: str) -> None:
                 ax.axvline(boundary, color="0.85", lw=0.6, zorder=0)
         if rows.warmup_steps:
             ax.axvline(rows.warmup_steps, color="tab:orange", ls="--", lw=0.9, label="end of warmup")
+        if rows.swa_step is not None:
+            ax.axvline(rows.swa_step, color="tab:green", ls="--", lw=0.9, label="SWA starts (SWALR)")
     axes[0].secondary_xaxis("top", functions=(lambda s: s / spe, lambda e: e * spe)).set_xlabel("epoch")
     axes[0].set_title(title, fontsize=9)
-    if rows.warmup_steps or rows.groups:
+    if rows.warmup_steps or rows.groups or rows.swa_step is not None:
         axes[0].legend(loc="best", fontsize=8)
     axes[-1].set_xlabel("optimizer step")
     axes[-1].set_xlim(0, max(total - 1, 1))
@@ -148,8 +152,14 @@ def plot(rows: Table, path: Path, title: str) -> None:
 def summary(plan: Plan, rows: Table) -> str:
     scaled = (f" = optimizer.lr {plan.config['optimizer']['lr']:g} x lr_scaling {plan.lr_scale:g}"
               if plan.lr_scale != 1 else "")
+    momentum = "" if rows.momentum is None else f", momentum {min(rows.momentum):g} to {max(rows.momentum):g}"
+    nth = rows.swa_step // rows.steps_per_epoch + 1 if rows.swa_step is not None else 0
+    swa = "" if rows.swa_step is None else (f", SWA from step {rows.swa_step} (epoch {nth} of "
+                                            f"{math.ceil(len(rows.lr) / rows.steps_per_epoch)}), lr annealed to "
+                                            f"swa_lrs {show(plan.config['swa']['swa_lrs'])}")
     return (f"{plan.clock.total_steps} steps ({plan.clock.epochs:g} epochs x {rows.steps_per_epoch} steps/epoch), "
             f"global batch {plan.global_batch}, lr {plan.lr:g}{scaled}, warmup {rows.warmup_steps} steps"
+            f"{momentum}{swa}"
             + (f", {len(rows.groups)} more parameter groups (lr/<group> columns)" if rows.groups else ""))
 
 
@@ -160,7 +170,12 @@ def run(plan: Plan, run_dir: Path) -> dict:
         _, plan = build_data(plan)
     rows = table(plan, layers=model_layers(plan))
     write_csv(rows, run_dir / "schedule.csv")
-    scheduler = plan.config["scheduler"]["name"]
-    plot(rows, run_dir / "schedule.png", f"scheduler={scheduler}, warmup={plan.config['warmup']['name']}")
+    cfg = plan.config
+    title = f"scheduler={cfg['scheduler']['name']}, warmup={cfg['warmup']['name']}"
+    if is_schedule_free(cfg["optimizer"]):
+        title = f"{schedule_free.label(cfg['optimizer'])} (its own lr: no schedule), warmup={cfg['warmup']['name']}"
+    elif cfg["swa"]["name"] != "none":
+        title += f", swa={cfg['swa']['name']}"
+    plot(rows, run_dir / "schedule.png", title)
     print(f"preview: {summary(plan, rows)}; wrote schedule.csv and schedule.png in {run_dir}")
     return {"total_steps": plan.clock.total_steps, "warmup_steps": rows.warmup_steps}

@@ -9,6 +9,7 @@ import torch
 from lightning.pytorch.loggers import TensorBoardLogger
 
 from lrframe.optim.step_sizes import QUANTILES, Sampler, is_adaptive, step_sizes
+from lrframe.schedules.schedule_free import group_lr
 
 #: equal bins between the smallest and largest log10 step size (TensorBoard's default, ~1500
 #: exponential buckets, takes four times as long to write)
@@ -23,8 +24,30 @@ def group_tags(optimizer: torch.optim.Optimizer, prefix: str) -> list[str]:
     return [f"{prefix}/{group.get('name', i)}" for i, group in enumerate(groups)]
 
 
+def cycles_momentum(scheduler) -> bool:
+    """Whether ``scheduler`` sets the momentum (beta1) every step: lrframe's OneCycle and Cyclic with
+    ``cycle_momentum``, or torch's OneCycleLR and CyclicLR given by ``scheduler._target_``."""
+    schedules = getattr(scheduler, "schedules", None)  # lrframe's ScheduledLR: one per parameter group
+    if schedules is not None:
+        return any(schedule.schedules_momentum for schedule in schedules)
+    return bool(getattr(scheduler, "cycle_momentum", False))
+
+
+def step_metrics(optimizer: torch.optim.Optimizer, momentum: bool) -> dict[str, float]:
+    """The lr of every group as the next optimizer step uses it (``lr``, ``lr/<group>``: the group's lr,
+    a schedule-free optimizer's warmup included) and, with ``momentum``, the momentum it uses
+    (``momentum``, ``momentum/<group>``: ``momentum``, or ``betas[0]`` for the Adam family)."""
+    groups = optimizer.param_groups
+    metrics = {tag: group_lr(group) for tag, group in zip(group_tags(optimizer, "lr"), groups)}
+    if momentum:
+        metrics |= {tag: group["betas"][0] if "betas" in group else group["momentum"]
+                    for tag, group in zip(group_tags(optimizer, "momentum"), groups)}
+    return metrics
+
+
 class StepLogger(pl.Callback):
-    """Every ``every_n_steps`` optimizer steps, log the lr of every group and ``train/loss``.
+    """Every ``every_n_steps`` optimizer steps, log the lr of every group and ``train/loss``; and the
+    momentum of every group when the schedule cycles it (OneCycle, Cyclic: ``cycles_momentum``).
 
     Logged just before the optimizer step at ``step = trainer.global_step`` (0-based), so the
     value at step ``s`` is the lr that step ``s`` used. Nothing is read back from the device on
@@ -46,10 +69,13 @@ class StepLogger(pl.Callback):
         self.step_sizes_every_n_steps = step_sizes_every_n_steps
         self.sample = Sampler()
         self._hook = None
+        self.momentum = False
 
     def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         if not trainer.loggers:
             return
+        configs = trainer.lr_scheduler_configs
+        self.momentum = bool(configs) and cycles_momentum(configs[0].scheduler)
         if trainer.global_step == 0:  # a resumed run has them from its start (purge_step keeps step 0)
             for logger in trainer.loggers:
                 logger.log_metrics(self.setup, step=0)
@@ -67,8 +93,7 @@ class StepLogger(pl.Callback):
         step = trainer.global_step
         if step % self.every_n_steps or not trainer.loggers:
             return
-        groups = optimizer.param_groups
-        metrics = {tag: group["lr"] for tag, group in zip(group_tags(optimizer, "lr"), groups)}
+        metrics = step_metrics(optimizer, self.momentum)
         metrics["train/loss"] = pl_module.last_loss.item()
         for logger in trainer.loggers:
             logger.log_metrics(metrics, step=step)

@@ -16,19 +16,22 @@ from hydra.utils import instantiate
 
 from lrframe.config.validate import Plan
 from lrframe.optim.optimizer import build_optimizer
-from lrframe.schedules import RunSchedule
+from lrframe.config.groups import is_schedule_free
+from lrframe.schedules import RunSchedule, schedule_free
 from lrframe.schedules.scheduler import ScheduledLR
 from lrframe.schedules.target import lightning_scheduler, target_arguments
 
 
 def configure_optimizers(parameters: torch.nn.Module, plan: Plan, lr: float) -> dict:
     """What a LightningModule's ``configure_optimizers`` returns, for the parameters of ``parameters``."""
-    optimizer = build_optimizer(parameters, plan.config["optimizer"], lr)
+    optimizer = build_optimizer(parameters, plan.config["optimizer"], lr, plan.optimizer_warmup_steps)
     node = plan.config["scheduler"]
     if "_target_" in node:  # the user's own torch LRScheduler, stepped by Lightning every `interval`
         scheduler = instantiate(target_arguments(node), optimizer=optimizer, _convert_="all")
         return {"optimizer": optimizer, "lr_scheduler": lightning_scheduler(node, scheduler)}
-    scheduler = ScheduledLR(optimizer, group_schedules(optimizer, plan, lr))
+    # a schedule-free optimizer warms up by itself (warmup_steps): the groups keep their base lr
+    scheduler = ScheduledLR(optimizer, schedule_free.held() if is_schedule_free(plan.config["optimizer"])
+                            else group_schedules(optimizer, plan, lr))
     # stepped after every optimizer step: the schedule itself knows about epochs
     return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
 

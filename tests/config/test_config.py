@@ -141,6 +141,39 @@ BAD_CONFIGS = [
                  r"false\); expected cpu or auto$", marks=NO_GPU, id="trainer.accelerator=gpu without one"),
     (["trainer.precision=transformer-engine"], r"^trainer\.precision=transformer-engine: needs NVIDIA's "
                                                r"transformer_engine package"),
+    # schedule-free optimizers replace the schedule; their warmup is linear, from 0 (RAdam's: none)
+    (["optimizer=adamw_schedulefree"], r"^scheduler=cosine: optimizer=adamw_schedulefree replaces the lr schedule "
+                                       r"\(it averages its iterates instead, Defazio et al\. 2024\); expected scheduler=none$"),
+    (["optimizer=sgd_schedulefree", "scheduler=onecycle"], r"^scheduler=onecycle: optimizer=sgd_schedulefree replaces"),
+    (["optimizer=sgd_schedulefree", "scheduler=none", "warmup=cosine"],
+     r"^warmup=cosine: optimizer=sgd_schedulefree warms up linearly only \(its warmup_steps\); expected "
+     r"warmup=linear or warmup=none$"),
+    (["optimizer=adamw_schedulefree", "scheduler=none", "warmup.start_factor=0.1"],
+     r"^warmup\.start_factor=0\.1: optimizer=adamw_schedulefree warms up from 0 to its lr \(its warmup_steps\); "
+     r"expected warmup\.start_factor=0\.0$"),
+    (["optimizer=radam_schedulefree", "scheduler=none"],
+     r"^warmup=linear: optimizer=radam_schedulefree warms up by itself \(RAdam's rectification\); expected warmup=none$"),
+    (["optimizer=sgd_schedulefree", "scheduler=none", "optimizer.momentum=0"],
+     r"^optimizer\.momentum=0: expected a number > 0 and < 1 \(schedule-free SGD"),
+    (["optimizer=adamw_schedulefree", "scheduler=none", "swa=default"],
+     r"^swa=default: optimizer=adamw_schedulefree averages its iterates already; expected swa=none$"),
+    # SWA: starts within the run, anneals to a positive lr
+    (["swa=default", "swa.swa_epoch_start=21"],
+     r"^swa\.swa_epoch_start=21: SWA would start after the end of training \(20 epochs\); expected an epoch from 1 "
+     r"to 20 \(an int\), or a fraction of training in \[0, 1\] \(a float\)$"),
+    (["swa=default", "trainer.max_steps=100", "swa.swa_epoch_start=6"],
+     r"^swa\.swa_epoch_start=6: SWA would start after the end of training \(5 epochs\)"),
+    (["swa=default", "swa.swa_epoch_start=1.5"], r"^swa\.swa_epoch_start=1\.5: expected a number >= 0 and <= 1$"),
+    (["swa=default", "swa.swa_epoch_start=0"], r"^swa\.swa_epoch_start=0: expected an epoch from 1 to 20"),
+    (["swa=default", "swa.swa_lrs=0"], r"^swa\.swa_lrs=0: expected a number > 0 \(the lr SWA anneals to\), or a list"),
+    (["swa=default", "swa.swa_lrs=-0.1"], r"^swa\.swa_lrs=-0\.1: expected a number > 0"),
+    (["swa=default", "swa.swa_lrs=[0.05,0]"], r"^swa\.swa_lrs=\[0\.05,0\]: expected a number > 0"),
+    (["swa=default", "swa.annealing_strategy=exp"], r"^swa\.annealing_strategy=exp: expected one of cos, linear$"),
+    (["swa=default", "swa.annealing_epochs=-1"], r"^swa\.annealing_epochs=-1: expected an integer >= 0$"),
+    (["swa=default", "+swa.swa_lr=0.1"], r"^swa\.swa_lr=0\.1: unknown key for swa=default; allowed: "),
+    (["swa=default", "scheduler=none", "warmup=none", "+scheduler._target_=torch.optim.lr_scheduler.StepLR",
+      "+scheduler.step_size=2"],
+     r"^swa=default: SWA's lr continues lrframe's schedule"),
 ]
 
 

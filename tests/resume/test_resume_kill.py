@@ -46,6 +46,9 @@ KILLED = {
         "scheduler=plateau", "scheduler.patience=0", "scheduler.threshold=0.3", "scheduler.factor=0.5", "warmup=none",
         "optimizer=adamw", "optimizer.layer_decay=0.7",
         "optimizer.param_groups={head:{lr:0.003,scheduler:{name:cosine},warmup:{name:linear,steps:30}}}"),
+    "schedule-free adamw, its warmup": ("optimizer=adamw_schedulefree", "scheduler=none"),
+    "schedule-free sgd, no warmup": ("optimizer=sgd_schedulefree", "scheduler=none", "warmup=none"),
+    "swa from the 2nd epoch, onecycle": ("swa=default", "swa.swa_epoch_start=2", "scheduler=onecycle", "warmup=none"),
 }
 
 

@@ -70,6 +70,9 @@ def test_what_never_fuses_says_why():
     assert solo_reason(config("task=preview")) == "task=preview (only task=fit trains)"
     assert "accumulate_grad_batches" in solo_reason(config("trainer.accumulate_grad_batches=2"))
     assert "range test" in solo_reason(config("optimizer.lr=auto"))
+    assert solo_reason(config("optimizer=adamw_schedulefree", "scheduler=none")) == \
+        "a schedule-free optimizer (its train/eval weights are not vectorized)"
+    assert solo_reason(config("swa=default")) == "swa (its averaged model is not vectorized)"
 
 
 def test_max_members_splits_a_group():
@@ -109,6 +112,7 @@ GRID = [
     ("optimizer.lr=0.1", "optimizer.weight_decay=0.0005", "optimizer.lr_multipliers={head:10}"),
     ("optimizer=adamw", "optimizer.lr=0.002", "optimizer.layer_decay=0.7",
      "optimizer.param_groups={head:{lr:0.01,scheduler:{name:plateau,patience:0}}}"),
+    ("optimizer=adam", "scheduler=onecycle", "warmup=none", "optimizer.lr_multipliers={head:10}"),  # beta1 logged
 ]
 
 

@@ -75,3 +75,46 @@ def test_a_diverging_run_stops_at_its_first_non_finite_loss_and_records_a_failed
     assert not (tmp_path / "metrics.json").exists()
     ends = read_hparams_sessions(tmp_path)[metadata.SESSION_END_INFO_TAG]
     assert [end.status for end in ends] == [api_pb2.STATUS_FAILURE]
+
+
+def one_cycle_momenta(optimizer: str, lrs: list[float], steps: int) -> list[list[float]]:
+    """The momentum (beta1) of each parameter group at each step, as torch's OneCycleLR sets it (peaks ``lrs``)."""
+    params = [torch.nn.Parameter(torch.zeros(1)) for _ in lrs]
+    reference = getattr(torch.optim, optimizer)([{"params": [p], "lr": lr} for p, lr in zip(params, lrs)], lr=lrs[0],
+                                                **({"momentum": 0.9} if optimizer == "SGD" else {}))
+    scheduler = torch.optim.lr_scheduler.OneCycleLR(reference, max_lr=lrs, total_steps=steps)
+    momenta = [[] for _ in lrs]
+    for _ in range(steps):
+        for values, group in zip(momenta, reference.param_groups):
+            values.append(group["betas"][0] if "betas" in group else group["momentum"])
+        reference.step()
+        scheduler.step()
+    return momenta
+
+
+@pytest.mark.parametrize("optimizer", ["sgd", "adam"])
+def test_cycled_momentum_is_logged_next_to_the_lr_as_torch_one_cycle_lr_sets_it(tmp_path, optimizer):
+    fit_in_process(tmp_path, "scheduler=onecycle", "warmup=none", f"optimizer={optimizer}", "trainer.max_epochs=2",
+                   "trainer.log_every_n_steps=1", "optimizer.lr_multipliers={head:10}")
+    lr = 0.1 if optimizer == "sgd" else 0.001
+    expected = one_cycle_momenta({"sgd": "SGD", "adam": "Adam"}[optimizer], [lr, 10 * lr], 46)
+    for group, values in zip(("default", "head"), expected):
+        logged = read_scalars(tmp_path, f"momentum/{group}")
+        assert [step for step, _ in logged] == list(range(46))
+        assert [value for _, value in logged] == pytest.approx(values, rel=1e-6)
+
+
+def test_momentum_is_logged_only_when_the_schedule_cycles_it(tmp_path):
+    fit_in_process(tmp_path / "cosine", "trainer.max_epochs=2")
+    fit_in_process(tmp_path / "constant", "scheduler=onecycle", "warmup=none", "scheduler.cycle_momentum=false",
+                   "trainer.max_epochs=1")
+    for run in ("cosine", "constant"):
+        assert not [tag for tag in tags(tmp_path / run).Tags()["scalars"] if tag.startswith("momentum")]
+
+
+def test_a_torch_one_cycle_lr_given_by_target_logs_its_momentum(tmp_path):
+    fit_in_process(tmp_path, "scheduler=none", "warmup=none", "+scheduler._target_=torch.optim.lr_scheduler.OneCycleLR",
+                   "+scheduler.max_lr=0.1", "+scheduler.total_steps=23", "trainer.max_epochs=1",
+                   "trainer.log_every_n_steps=1")
+    expected = one_cycle_momenta("SGD", [0.1], 23)[0]
+    assert [value for _, value in read_scalars(tmp_path, "momentum")] == pytest.approx(expected, rel=1e-6)

@@ -4,8 +4,8 @@ Members of one group must agree on everything that sets the shapes of the fused 
 the clock of the loop: model, data (batch size, split, sizes), loss, metrics, trainer (epochs,
 steps, precision, clipping, logging cadence), logger and checkpoint cadence. They may differ in
 the keys that keep the model's shapes and only change a member's own state: ``optimizer`` (lr,
-schedule-free keys aside: name, momentum, betas, weight decay, ...), ``scheduler``, ``warmup``,
-``init`` and ``seed`` (its initial weights and data order).
+name, momentum, betas, weight decay, ...; a schedule-free one trains alone, as ``swa`` does),
+``scheduler``, ``warmup``, ``init`` and ``seed`` (its initial weights and data order).
 
 >>> base = {"model": {"name": "mlp"}, "seed": 0, "optimizer": {"lr": 0.1}, "task": {"name": "fit"}}
 >>> fusion_key(base) == fusion_key({**base, "seed": 1, "optimizer": {"lr": 0.3}})
@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+
+from lrframe.config.groups import is_schedule_free
 
 #: top-level keys a member may set for itself
 MEMBER_KEYS = ("optimizer", "scheduler", "warmup", "init", "seed", "resume", "resume_allow_changes")
@@ -38,6 +40,10 @@ def solo_reason(config: dict) -> str | None:
         return "a torch scheduler of its own (scheduler._target_): Lightning steps it"
     if "_target_" in config["optimizer"]:
         return "an optimizer of its own (optimizer._target_)"
+    if is_schedule_free(config["optimizer"]):
+        return "a schedule-free optimizer (its train/eval weights are not vectorized)"
+    if config.get("swa", {}).get("name", "none") != "none":
+        return "swa (its averaged model is not vectorized)"
     if config["optimizer"].get("lr") == "auto":
         return "optimizer.lr=auto (each job runs its own range test)"
     if trainer.get("accumulate_grad_batches", 1) != 1:

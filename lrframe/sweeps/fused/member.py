@@ -26,7 +26,7 @@ from lrframe.resume.fault_tolerance import random_state
 from lrframe.optim.optimizer import model_layer_count
 from lrframe.sweeps.fused.checkpoint import lightning_loops
 from lrframe.tasks.preview import write_schedule_csv
-from lrframe.training.callbacks import StepLogger, group_tags
+from lrframe.training.callbacks import StepLogger, cycles_momentum, group_tags, step_metrics
 from lrframe.training.optimization import configure_optimizers
 from lrframe.training.pieces import Pieces, build
 from lrframe.training.record import RunRecord, hyperparameters
@@ -141,8 +141,7 @@ class Member:
         self.losses.append((step, loss, tuple(group["lr"] for group in self.optimizer.param_groups)))
         if step % self.every_n_steps == 0:
             if self.trainer.loggers:
-                metrics = {tag: group["lr"] for tag, group in
-                           zip(group_tags(self.optimizer, "lr"), self.optimizer.param_groups)}
+                metrics = step_metrics(self.optimizer, cycles_momentum(self.scheduler))
                 metrics["train/loss"] = loss_value if loss_value is not None else loss.item()
                 for logger in self.trainer.loggers:
                     logger.log_metrics(metrics, step=step)
