@@ -36,13 +36,24 @@ def test_keys_that_change_neither_weights_nor_lr_may_differ():
     assert config_changes(_config(), _config(*free)) == []
 
 
-def test_a_key_only_one_side_has_is_a_change():
-    saved, new = _config(), _config()
-    new["optimizer"]["foreach"] = True  # e.g. a key a later version adds
-    del saved["scheduler"]["eta_min"]
+def test_a_key_only_one_side_has_is_a_change_unless_it_holds_the_default_an_older_run_had():
+    saved, new = _config(), _config("scheduler.num_cycles=1")
+    # an older lrframe's checkpoint: keys and groups added since, absent
+    for group, key in (("scheduler", "num_cycles"), ("scheduler", "k_decay"), ("trainer", "num_nodes"),
+                       ("trainer", "strategy"), ("optimizer", "param_groups"), ("optimizer", "layer_decay")):
+        del saved[group][key]
+    del saved["swa"]
+    new["optimizer"]["foreach"] = True  # no default in conf/: a key from elsewhere
     changes = config_changes(saved, new)
-    assert changes == [Change("optimizer.foreach", ABSENT, True), Change("scheduler.eta_min", ABSENT, 0.0)]
+    assert changes == [Change("optimizer.foreach", ABSENT, True), Change("scheduler.num_cycles", ABSENT, 1)]
     assert str(changes[0]) == "optimizer.foreach (absent) -> true"
+    del new["scheduler"]["num_cycles"], new["optimizer"]["foreach"]
+    assert config_changes(saved, new) == []
+    assert config_changes(saved, _config("swa=default")) == [Change("swa", ABSENT, _config("swa=default")["swa"])]
+    # the default is the checkpoint's option's: step's gamma counts against conf/scheduler/step.yaml
+    saved, new = _config("scheduler=step"), _config("scheduler=step", "scheduler.gamma=0.5")
+    del saved["scheduler"]["gamma"]
+    assert config_changes(saved, new) == [Change("scheduler.gamma", ABSENT, 0.5)]
 
 
 def test_divergence_names_step_loss_lr_and_the_checkpoint_kept():
