@@ -142,8 +142,9 @@ BAD_CONFIGS = [
     (["trainer.precision=transformer-engine"], r"^trainer\.precision=transformer-engine: needs NVIDIA's "
                                                r"transformer_engine package"),
     # schedule-free optimizers replace the schedule; their warmup is linear, from 0 (RAdam's: none)
-    (["optimizer=adamw_schedulefree"], r"^scheduler=cosine: optimizer=adamw_schedulefree replaces the lr schedule "
-                                       r"\(it averages its iterates instead, Defazio et al\. 2024\); expected scheduler=none$"),
+    (["optimizer=adamw_schedulefree", "scheduler=cosine"],
+     r"^scheduler=cosine: optimizer=adamw_schedulefree replaces the lr schedule "
+     r"\(it averages its iterates instead, Defazio et al\. 2024\); expected scheduler=none$"),
     (["optimizer=sgd_schedulefree", "scheduler=onecycle"], r"^scheduler=onecycle: optimizer=sgd_schedulefree replaces"),
     (["optimizer=sgd_schedulefree", "scheduler=none", "warmup=cosine"],
      r"^warmup=cosine: optimizer=sgd_schedulefree warms up linearly only \(its warmup_steps\); expected "
@@ -151,7 +152,7 @@ BAD_CONFIGS = [
     (["optimizer=adamw_schedulefree", "scheduler=none", "warmup.start_factor=0.1"],
      r"^warmup\.start_factor=0\.1: optimizer=adamw_schedulefree warms up from 0 to its lr \(its warmup_steps\); "
      r"expected warmup\.start_factor=0\.0$"),
-    (["optimizer=radam_schedulefree", "scheduler=none"],
+    (["optimizer=radam_schedulefree", "warmup=linear"],
      r"^warmup=linear: optimizer=radam_schedulefree warms up by itself \(RAdam's rectification\); expected warmup=none$"),
     (["optimizer=sgd_schedulefree", "scheduler=none", "optimizer.momentum=0"],
      r"^optimizer\.momentum=0: expected a number > 0 and < 1 \(schedule-free SGD"),
