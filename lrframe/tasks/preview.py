@@ -47,9 +47,12 @@ def write_csv(rows: Table, path: Path) -> None:
     path.write_text(header + "".join(lines))
 
 
-def write_schedule_csv(plan: Plan, run_dir: Path, lr: float | None = None) -> None:
-    """The planned ``schedule.csv`` of a run (``task=fit`` writes it too, with an lr found for lr=auto)."""
-    write_csv(table(plan, lr), run_dir / "schedule.csv")
+def write_schedule_csv(plan: Plan, run_dir: Path, lr: float | None = None) -> Table:
+    """The planned ``schedule.csv`` of a run (``task=fit`` writes it too, with an lr found for lr=auto);
+    returns the table."""
+    rows = table(plan, lr)
+    write_csv(rows, run_dir / "schedule.csv")
+    return rows
 
 
 def _envelope(values: list[float]):
@@ -68,8 +71,23 @@ def _envelope(values: list[float]):
     return x, np.where(first_is_low[:, None], np.stack([low, high], 1), np.stack([high, low], 1)).ravel()
 
 
-def plot(rows: Table, path: Path, title: str) -> None:
-    """lr (and momentum) against the optimizer step; epochs on the top axis, warmup's end dashed."""
+def title(plan: Plan) -> str:
+    """The figure's title: the schedule and warmup chosen."""
+    return f"scheduler={plan.config['scheduler']['name']}, warmup={plan.config['warmup']['name']}"
+
+
+def png(rows: Table, title: str) -> bytes:
+    """The figure ``plot`` draws, as PNG bytes (TensorBoard's image of a training run's schedule)."""
+    import io
+
+    buffer = io.BytesIO()
+    plot(rows, buffer, title)
+    return buffer.getvalue()
+
+
+def plot(rows: Table, path, title: str) -> None:
+    """lr (and momentum) against the optimizer step; epochs on the top axis, warmup's end dashed.
+    ``path``: a file name or a binary file object (PNG)."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
@@ -93,7 +111,7 @@ def plot(rows: Table, path: Path, title: str) -> None:
         axes[0].legend(loc="best", fontsize=8)
     axes[-1].set_xlabel("optimizer step")
     axes[-1].set_xlim(0, max(total - 1, 1))
-    figure.savefig(path, dpi=100)
+    figure.savefig(path, dpi=100, format="png")
 
 
 def summary(plan: Plan, rows: Table) -> str:
@@ -110,7 +128,6 @@ def run(plan: Plan, run_dir: Path) -> dict:
         _, plan = build_data(plan)
     rows = table(plan)
     write_csv(rows, run_dir / "schedule.csv")
-    scheduler = plan.config["scheduler"]["name"]
-    plot(rows, run_dir / "schedule.png", f"scheduler={scheduler}, warmup={plan.config['warmup']['name']}")
+    plot(rows, run_dir / "schedule.png", title(plan))
     print(f"preview: {summary(plan, rows)}; wrote schedule.csv and schedule.png in {run_dir}")
     return {"total_steps": plan.clock.total_steps, "warmup_steps": rows.warmup_steps}
