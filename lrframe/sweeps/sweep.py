@@ -320,8 +320,9 @@ def write_board(sweep_dir: Path, rows: list[dict], figure: Path | None) -> None:
     experiment of all its jobs and the summary figure (tag ``summary``).
 
     The experiment declares every hyper-parameter of every job's session, the swept ones first (the
-    keys the jobs' overrides set whose values differ between the jobs: TensorBoard shows them
-    without ticking boxes), and the metrics, the monitored one first (``board.declared_metrics``).
+    keys the jobs' overrides set whose values differ between the jobs), then the lr-setting ones
+    (``board.first_keys``: TensorBoard shows them without ticking boxes), and the metrics, the
+    monitored one first (``board.declared_metrics``).
     TensorBoard takes one experiment for a whole ``--logdir``; the jobs of a multirun write none.
     """
     from lrframe.training import board
@@ -343,7 +344,7 @@ def write_board(sweep_dir: Path, rows: list[dict], figure: Path | None) -> None:
              if len({repr(session.get(key, missing)) for session in sessions}) > 1]
     summaries = []
     if sessions:
-        summaries.append(board.experiment_summary(sessions, swept, board.declared_metrics(
+        summaries.append(board.experiment_summary(sessions, board.first_keys(swept, union), board.declared_metrics(
             monitor or "val/acc", sorted(names | {"val/loss"}))))
     if figure is not None and figure.is_file():
         summaries.append(board.image_summary(board.SUMMARY_TAG, figure.read_bytes()))

@@ -7,8 +7,9 @@
   ``run``), not as one-point scalar charts;
 - an **HParams experiment** that declares the metrics (the monitored one, ``val/loss``, the monitored
   one's best, the other validation metrics, ``train/loss_epoch``, ``wall_seconds``) and the
-  hyper-parameters with the swept ones marked ``differs``, which TensorBoard lists first and shows
-  without ticking boxes (its HParams tab shows the first five hyper-parameters and metrics);
+  hyper-parameters, the swept ones and then the lr-setting ones marked ``differs``, which
+  TensorBoard lists first and shows without ticking boxes (its HParams tab shows the first five
+  hyper-parameters and metrics);
 - **figures** as images: the run's planned schedule (tag ``schedule``), a sweep's summary (``summary``).
 
 Everything is built here as TensorBoard's own protos, without torch: a run writes them through its
@@ -33,8 +34,11 @@ from tensorboard.compat.proto.types_pb2 import DT_STRING
 CONSTANTS_TAG, SCHEDULE_TAG = "run", "schedule"
 #: the tag of a sweep's summary figure
 SUMMARY_TAG = "summary"
-#: the hyper-parameters listed first for a run whose command line sets none: those that set its lr
+#: the hyper-parameters that set a run's lr, listed first after the swept ones
 HEADLINE = ("optimizer.name", "optimizer.lr", "scheduler.name", "warmup.name", "data.batch_size")
+#: how many hyper-parameters (those marked ``differs`` first) and metrics the HParams tab shows
+#: before boxes are ticked (TensorBoard 2.21's hparams dashboard: ``displayed: i < 5``)
+SHOWN = 5
 #: the layout's categories
 LR_WITH_LOSSES, VALIDATION = "lr with losses", "validation"
 
@@ -110,6 +114,14 @@ def swept_keys(overrides: Iterable[str], hparams: Iterable[str]) -> list[str]:
         if name and name not in keys:
             keys.append(name)
     return keys
+
+
+def first_keys(swept: list[str], hparams: Iterable[str]) -> list[str]:
+    """The hyper-parameters to mark ``differs`` (TensorBoard lists those first, by name, and shows five):
+    every swept one, then the lr-setting ones (``HEADLINE``) while fewer than ``SHOWN`` are marked."""
+    names = set(hparams)
+    fill = [key for key in HEADLINE if key in names and key not in swept]
+    return [*swept, *fill[:max(0, SHOWN - len(swept))]]
 
 
 def _hparam_info(name: str, values: list, differs: bool):

@@ -75,8 +75,8 @@ def in_multirun() -> bool:
 
 def first_keys(overrides: list[str], hparams: dict[str, HParam]) -> list[str]:
     """The hyper-parameters a single run's HParams table lists first: those its command line set,
-    then those that set its lr (``board.HEADLINE``)."""
-    return list(dict.fromkeys([*board.swept_keys(overrides, hparams), *(k for k in board.HEADLINE if k in hparams)]))
+    then those that set its lr (``board.first_keys``)."""
+    return board.first_keys(board.swept_keys(overrides, hparams), hparams)
 
 
 def hyperparameters(plan: Plan, overrides: list[str], lr: float) -> dict[str, HParam]:
