@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from functools import partial
 from pathlib import Path
 
 import lightning.pytorch as pl
@@ -38,7 +39,8 @@ def trainer(plan: Plan, run_dir: Path, lr: float, constants: dict,
               if cfg["logger"]["name"] == "tensorboard" else False)
     overrides = command_line_overrides()
     hparams = hyperparameters(plan, overrides, lr)
-    figure = schedule and (lambda: preview.png(schedule, preview.title(plan)))
+    # a partial, not a lambda: ddp_spawn pickles the callbacks for its worker processes
+    figure = schedule and partial(preview.png, schedule, preview.title(plan))
     record = RunRecord(run_dir, hparams, constants, monitor, metric_names=metric_names,
                        first=first_keys(overrides, hparams), experiment=not in_multirun(), schedule_figure=figure)
     step_logger = StepLogger(cfg["trainer"]["log_every_n_steps"], cfg["logger"]["step_sizes_every_n_steps"])

@@ -14,6 +14,7 @@ import logging
 import math
 import time
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 import lightning.pytorch as pl
@@ -84,7 +85,7 @@ class Member:
         self.record = RunRecord(run_dir, hyperparameters(self.plan, overrides, self.lr),
                                 {"effective_lr": self.lr, "global_batch": self.plan.global_batch}, self.monitor,
                                 metric_names=self.module.metric_names, experiment=False,
-                                schedule_figure=lambda: preview.png(schedule, preview.title(self.plan)))
+                                schedule_figure=partial(preview.png, schedule, preview.title(self.plan)))
         self.step_logger = StepLogger(self.every_n_steps, config["logger"]["step_sizes_every_n_steps"])
         self.adaptive = bool(self.step_logger.step_sizes_every_n_steps) and _adaptive(self.optimizer)
         self.step = 0
