@@ -8,8 +8,8 @@ of 64, three seeds) into a new sweep directory, or reads the finished sweep in `
 draws from the runs' own outputs, against the batch size:
 
 - time to reach ``--target`` validation accuracy: the wall time of the first ``val/acc`` event at or
-  above it minus that of the run's first event (``effective_lr``, logged as training starts), read
-  from the TensorBoard events; also the epochs that took;
+  above it minus that of the run's first ``lr`` event (logged just before the first optimizer step),
+  read from the TensorBoard events; also the epochs that took;
 - the final validation accuracy (metrics.json).
 
 Each point is the median over seeds, the bars the range. Wall time on a shared machine is noisy;
@@ -33,7 +33,7 @@ STYLE = {"none": ("tab:red", "lr 0.1 at every batch size (lr_scaling=none)"),
 
 def to_target(run: Run, target: float) -> tuple[float, int] | None:
     """(seconds, epochs) from the start of training to the first validation at or above ``target``."""
-    start = run.scalars("effective_lr")[0][2]
+    start = run.scalars("lr")[0][2]
     reached = [(wall - start, epoch) for epoch, (_, value, wall) in enumerate(run.scalars("val/acc"), 1)
                if value >= target]
     return reached[0] if reached else None
@@ -46,7 +46,7 @@ def summary(runs: list[Run], target: float) -> dict[str, dict[int, dict[str, lis
     for run in runs:
         cell = table[run.config["optimizer"]["lr_scaling"]][run.config["data"]["batch_size"]]
         cell["accuracy"].append(run.metrics["val/acc"])
-        cell["lr"].append(run.scalars("effective_lr")[0][1])
+        cell["lr"].append(run.metrics["effective_lr"])
         reached = to_target(run, target)
         if reached:
             cell["seconds"].append(reached[0])

@@ -1,6 +1,6 @@
 """Side-by-side cost of lrframe against a bare PyTorch loop and a tutorial-style Lightning script.
 
-    .venv/bin/python scripts/bench.py [--repeats 5] [--readme README.md]
+    .venv/bin/python scripts/bench.py [--repeats 5] [--page docs/performance.md]
 
 All four run the default job (digits MLP, batch 64, SGD momentum, linear warmup + cosine per step,
 validation each epoch) as whole processes, children of this one, interleaved so that load on a
@@ -18,7 +18,7 @@ Per optimizer step cost = (time of a long run - time of a short run) / (extra st
 cancels out. Medians over repeats; ratios are to (a). Also: start-up time, time to a config error,
 peak resident memory (and whether it grows with the number of epochs), a 100k-step preview, and
 the LR range test against torch-lr-finder (whole processes, as ``scripts/lr_find_compare.py``).
-The report replaces the part of README.md between the two ``BENCHMARK`` marker lines.
+The report replaces the part of docs/performance.md between the two ``BENCHMARK`` marker lines.
 """
 
 from __future__ import annotations
@@ -148,13 +148,18 @@ def report(steps: dict[str, dict], extras: list[tuple[str, str]], args: argparse
     return "\n".join(lines) + "\n"
 
 
-def main() -> None:
+def arguments(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--short", type=int, default=5, help="epochs of the short run")
     parser.add_argument("--long", type=int, default=45, help="epochs of the long run")
-    parser.add_argument("--readme", type=Path, default=REPO / "README.md")
-    args = parser.parse_args()
+    parser.add_argument("--page", "--readme", dest="page", type=Path, default=REPO / "docs" / "performance.md",
+                        help="the page whose BENCHMARK section the table replaces")
+    return parser.parse_args(argv)
+
+
+def main() -> None:
+    args = arguments()
     with tempfile.TemporaryDirectory() as scratch:
         scratch = Path(scratch)
         steps = measure_steps(args.repeats, args.short, args.long, scratch)
@@ -168,17 +173,17 @@ def main() -> None:
                    f"{lr_find:.2f} / {torch_lr_finder:.2f}")]
     table = report(steps, extras, args)
     print(table)
-    write_into(args.readme, table)
+    write_into(args.page, table)
 
 
-def write_into(readme: Path, table: str) -> None:
-    """Replace the text between the ``MARKERS`` lines of ``readme`` with ``table``."""
-    text = readme.read_text()
+def write_into(page: Path, table: str) -> None:
+    """Replace the text between the ``MARKERS`` lines of ``page`` with ``table``."""
+    text = page.read_text()
     head, start, rest = text.partition(MARKERS[0] + "\n")
     _, end, tail = rest.partition(MARKERS[1])
     if not (start and end):
-        sys.exit(f"error: {readme} lacks the lines {MARKERS[0]} and {MARKERS[1]}; the table is above")
-    readme.write_text(head + start + table + end + tail)
+        sys.exit(f"error: {page} lacks the lines {MARKERS[0]} and {MARKERS[1]}; the table is above")
+    page.write_text(head + start + table + end + tail)
 
 
 if __name__ == "__main__":

@@ -4,7 +4,7 @@
 
 For each job (the default job over seeds 0..N-1, with SGD and with Adam, then variants of the
 default job) run the LR range test, train the full job at each method's suggestion, and print the
-range of suggested lrs and of final validation accuracy per method. The README quotes the result.
+range of suggested lrs and of final validation accuracy per method. docs/guide.md quotes the result.
 """
 
 from __future__ import annotations

@@ -149,6 +149,30 @@ def read_hparams_sessions(run_dir: Path) -> dict[str, list]:
     return found
 
 
+def tensorboard_backend(logdir: Path):
+    """TensorBoard's backend context over ``logdir``, as ``tensorboard --logdir`` serves it to the browser."""
+    from tensorboard.backend.event_processing import data_provider, plugin_event_multiplexer
+    from tensorboard.plugins import base_plugin
+
+    events = plugin_event_multiplexer.EventMultiplexer()
+    events.AddRunsFromDirectory(str(logdir))
+    events.Reload()
+    provider = data_provider.MultiplexerDataProvider(events, str(logdir))
+    return base_plugin.TBContext(logdir=str(logdir), data_provider=provider, multiplexer=events)
+
+
+def hparams_experiment(logdir: Path):
+    """The HParams plugin's sessions (by run) and the experiment it serves for ``logdir``, sorted as it sorts it."""
+    from tensorboard import context
+    from tensorboard.plugins.hparams import backend_context
+
+    plugin = backend_context.Context(tensorboard_backend(logdir))
+    request = context.RequestContext()
+    sessions = plugin.hparams_metadata(request, "")
+    return sessions, plugin.experiment_from_metadata(request, "", True, sessions,
+                                                     plugin.hparams_from_data_provider(request, "", 0))
+
+
 def hparam_values(start_info) -> dict:
     """A session start info's hyper-parameters as plain Python values."""
     from google.protobuf.json_format import MessageToDict

@@ -38,6 +38,9 @@ FALLBACKS = (None, "sequential")
 
 @dataclass
 class FusedLauncherConf:
+    """Train the jobs of a grid that share a model's shapes as one vectorized model, each member exactly
+    its solo run (docs/guide.md); other jobs run alone, as the basic launcher runs them."""
+
     _target_: str = "hydra_plugins.lrframe_fused_launcher.fused_launcher.FusedLauncher"
     fallback: Optional[str] = None  # null | sequential: what a group that cannot be vectorized does
     max_members: Optional[int] = None  # members per group at most (null: as many as memory allows)

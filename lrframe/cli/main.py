@@ -21,21 +21,25 @@ from lrframe.config.errors import Interrupted, fail, message_of
 from lrframe.config.validate import validate
 
 
-
 def main() -> None:
     """Check every job of the command line, then hand it to Hydra."""
     if not CONFIG_DIR.is_dir():
         fail(f"lrframe's configs are not at {CONFIG_DIR}: install lrframe from its checkout (pip install -e .)")
     sys.path.insert(0, os.getcwd())  # the user's own modules, as `python -m` would find them
-    argv = sys.argv[1:]
-    given = any(arg in CONFIG_DIR_FLAGS or arg.startswith("--config-dir=") for arg in argv)
-    own = Path.cwd() / "conf"
-    if not given and own.is_dir() and own.resolve() != CONFIG_DIR:
-        argv = ["--config-dir", str(own), *argv]
-    argv = [*argv, *secondary_overrides(argv)]  # a rank > 0 that torchrun or srun started
-    sys.argv[1:] = argv
+    argv = sys.argv[1:] = command_line(sys.argv[1:], Path.cwd())
     precheck(argv, CONFIG_DIR)
     hydra.main(config_path=str(CONFIG_DIR), config_name="train", version_base="1.3")(run)()
+
+
+def command_line(argv: list[str], cwd: Path) -> list[str]:
+    """The arguments Hydra gets: ``argv``, with ``--config-dir conf`` first when run from a folder
+    that has its own ``conf/`` and names no config directory, and the overrides of a rank > 0 that
+    torchrun or srun started (``secondary_overrides``)."""
+    given = any(arg in CONFIG_DIR_FLAGS or arg.startswith("--config-dir=") for arg in argv)
+    own = cwd / "conf"
+    if not given and own.is_dir() and own.resolve() != CONFIG_DIR:
+        argv = ["--config-dir", str(own), *argv]
+    return [*argv, *secondary_overrides(argv)]
 
 
 def is_multirun() -> bool:

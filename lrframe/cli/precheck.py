@@ -82,7 +82,7 @@ def _compose_error(error: Exception, overrides: list[str], config_dir: Path) -> 
         parent, _, key = full_key.rpartition(".")
         rest = [o for o in overrides if o.lstrip("+~").partition("=")[0] != full_key]
         node = compose_config(rest, config_dir).get(parent) if parent else None
-        allowed = ", ".join(node.keys()) if isinstance(node, DictConfig) else "see the README"
+        allowed = ", ".join(node.keys()) if isinstance(node, DictConfig) else "see docs/reference.md"
         return ConfigError(full_key, _override_value(overrides, full_key), f"unknown key; allowed: {allowed}")
     return " ".join(str(error).split())
 

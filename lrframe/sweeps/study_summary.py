@@ -6,7 +6,7 @@ study's trials, not the job directories of this sweep directory: each row has th
 value from the study, and, when its job directory is on this machine, its metrics and error from
 ``metrics.json`` and ``job.json`` (a pruned trial's are those of the epoch it stopped at). The
 files are those of a grid (``summary.csv``, ``summary.md``, ``summary.png``, see
-``lrframe.sweeps.sweep``); ``summary.md`` adds the best trial of the study.
+``lrframe.sweeps.sweep``, and the sweep's TensorBoard run); ``summary.md`` adds the best trial of the study.
 
 The process exits with status 1 when a trial it ran itself failed (a pruned trial is not a
 failure; another worker's failures are that worker's exit status).
@@ -21,7 +21,7 @@ from pathlib import Path
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
 
-from lrframe.sweeps.sweep import COLUMNS, JOB_FILE, METRICS, _cell, write_csv, write_figure
+from lrframe.sweeps.sweep import COLUMNS, JOB_FILE, METRICS, _cell, write_board, write_csv, write_figure
 from lrframe.tasks import METRICS_FILE, read_metrics
 
 log = logging.getLogger(__name__)
@@ -102,6 +102,7 @@ class StudySummary(Callback):
             local = [row for row in rows if row["directory"]]
             figure = "summary.png" if local and write_figure(sweep_dir / "summary.png", sweep_dir, local) else None
             write_markdown(sweep_dir / "summary.md", rows, search.study, figure)
+            write_board(sweep_dir, local, figure and sweep_dir / figure)
             log.info(f"search summary: {sweep_dir / 'summary.md'}")
         except Exception:  # noqa: BLE001 - the exit status must stay
             log.exception("the search summary could not be written")

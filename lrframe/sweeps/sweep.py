@@ -45,6 +45,8 @@ SWEEP_ID = "LRFRAME_SWEEP_ID"
 METRICS = ("val/acc", "val/loss", "val/acc_best", "epochs", "global_step", "wall_seconds")
 COLUMNS = ("job", "overrides", "status", *METRICS, "error", "directory")
 CURVES = ("val/acc", "val/loss", "lr")
+#: the sweep's own TensorBoard run, in the sweep directory
+BOARD_DIR = "tensorboard"
 
 
 def job_threads(launcher: dict, cores: int) -> int | None:
@@ -293,11 +295,72 @@ def write_figure(path: Path, sweep_dir: Path, rows: list[dict]) -> bool:
     return True
 
 
+def read_session(job_dir: Path) -> dict[str, bool | float | str]:
+    """The hyper-parameters of a job's HParams session ({} if it has none: it failed before ending)."""
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+    from tensorboard.plugins.hparams import metadata
+
+    if not (job_dir / "tensorboard").is_dir():
+        return {}
+    events = EventAccumulator(str(job_dir / "tensorboard"), size_guidance={"scalars": 1})
+    events.Reload()
+    try:
+        start = events.PluginTagToContent(metadata.PLUGIN_NAME).get(metadata.SESSION_START_INFO_TAG)
+    except KeyError:
+        return {}
+    if start is None:
+        return {}
+    hparams = metadata.parse_session_start_info_plugin_data(start).hparams
+    return {name: getattr(value, value.WhichOneof("kind")) for name, value in hparams.items()
+            if value.WhichOneof("kind") in ("number_value", "string_value", "bool_value")}
+
+
+def write_board(sweep_dir: Path, rows: list[dict], figure: Path | None) -> None:
+    """The sweep's own TensorBoard run, ``<sweep dir>/tensorboard/``, written anew: the HParams
+    experiment of all its jobs and the summary figure (tag ``summary``).
+
+    The experiment declares every hyper-parameter of every job's session, the swept ones first (the
+    keys the jobs' overrides set whose values differ between the jobs), then the lr-setting ones
+    (``board.first_keys``: TensorBoard shows them without ticking boxes), and the metrics, the
+    monitored one first (``board.declared_metrics``).
+    TensorBoard takes one experiment for a whole ``--logdir``; the jobs of a multirun write none.
+    """
+    from lrframe.training import board
+
+    sessions, overrides, monitor, names = [], [], None, set()
+    for row in rows:
+        job_dir = sweep_dir / row["directory"]
+        session = read_session(job_dir)
+        if session:
+            sessions.append(session)
+        overrides += (row["overrides"] or "").split()
+        if (job_dir / METRICS_FILE).is_file():
+            metrics = read_metrics(job_dir)
+            monitor = monitor or metrics.get("monitor")
+            names |= {key for key in metrics if key.startswith("val/") and not key.endswith("_best")}
+    union = {name for session in sessions for name in session}
+    missing = object()
+    swept = [key for key in board.swept_keys(overrides, union)
+             if len({repr(session.get(key, missing)) for session in sessions}) > 1]
+    summaries = []
+    if sessions:
+        summaries.append(board.experiment_summary(sessions, board.first_keys(swept, union), board.declared_metrics(
+            monitor or "val/acc", sorted(names | {"val/loss"}))))
+    if figure is not None and figure.is_file():
+        summaries.append(board.image_summary(board.SUMMARY_TAG, figure.read_bytes()))
+    directory = sweep_dir / BOARD_DIR
+    for old in directory.glob("events.out.tfevents.*"):  # TensorBoard would keep an older experiment
+        old.unlink()
+    if summaries:
+        board.write_events(directory, summaries)
+
+
 def write_summary(sweep_dir: Path, rows: list[dict]) -> None:
-    """``summary.csv``, ``summary.png`` and ``summary.md`` in ``sweep_dir``."""
+    """``summary.csv``, ``summary.png``, ``summary.md`` and the sweep's TensorBoard run in ``sweep_dir``."""
     write_csv(sweep_dir / "summary.csv", rows)
     figure = "summary.png" if write_figure(sweep_dir / "summary.png", sweep_dir, rows) else None
     write_markdown(sweep_dir / "summary.md", rows, figure)
+    write_board(sweep_dir, rows, figure and sweep_dir / figure)
 
 
 class SweepSummary(Callback):

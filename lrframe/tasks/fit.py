@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from functools import partial
 from pathlib import Path
 
 import lightning.pytorch as pl
@@ -14,9 +15,8 @@ from lrframe.sweeps.pruning import trial_callbacks
 from lrframe.resume.checkpoint import AtomicCheckpointIO, ResumePoint, resume_point
 from lrframe.config.validate import Plan
 from lrframe.resume.fault_tolerance import fault_tolerance, lightning_limits
-from lrframe.training.record import RunRecord, command_line_overrides, hyperparameters
-from lrframe.tasks import read_metrics
-from lrframe.tasks.preview import write_schedule_csv
+from lrframe.training.record import RunRecord, command_line_overrides, first_keys, hyperparameters, in_multirun
+from lrframe.tasks import preview, read_metrics
 from lrframe.optim.optimizer import model_layer_count
 from lrframe.training.ranks import RanksAgree, facts
 from lrframe.config.launch import is_secondary_rank
@@ -40,22 +40,29 @@ def averaging(plan: Plan, pieces: Pieces) -> list[pl.Callback]:
     return [StochasticWeightAveraging(phase, plan.clock.total_steps, pieces.parameters, pieces.data.train)]
 
 
-def trainer(plan: Plan, run_dir: Path, lr: float, extra_metrics: dict,
+def trainer(plan: Plan, run_dir: Path, lr: float, constants: dict,
             resumed: ResumePoint | None = None, monitor: tuple[str, str] = ("val/acc", "max"),
+            metric_names: list[str] | None = None, schedule: preview.Table | None = None,
             extra_callbacks: list[pl.Callback] = ()) -> pl.Trainer:
     """A Lightning Trainer with the run's logger, checkpoints and monitoring (and ``extra_callbacks``).
 
-    ``lr`` is the base lr the run trains with; ``extra_metrics`` go into metrics.json as they are.
-    A resumed run's TensorBoard writer purges the points at and after the checkpoint's step,
-    which the resumed run logs again.
+    ``lr`` is the base lr the run trains with; ``constants`` (``effective_lr``, ``global_batch``,
+    ...) go into metrics.json as they are and to TensorBoard as text; ``metric_names`` are the
+    validation metrics the module logs (None: unknown); ``schedule`` is the planned schedule, drawn
+    into TensorBoard. A resumed run's TensorBoard writer purges the points at and after the
+    checkpoint's step, which the resumed run logs again.
     """
     cfg = plan.config
     logger = (TensorBoardLogger(save_dir=run_dir, name="tensorboard", version="", default_hp_metric=False,
                                 purge_step=resumed.step if resumed else None)
               if cfg["logger"]["name"] == "tensorboard" else False)
-    record = RunRecord(run_dir, hyperparameters(plan, command_line_overrides(), lr), extra_metrics, monitor)
-    step_logger = StepLogger(cfg["trainer"]["log_every_n_steps"], cfg["logger"]["step_sizes_every_n_steps"],
-                             {"effective_lr": lr, "global_batch": plan.global_batch})
+    overrides = command_line_overrides()
+    hparams = hyperparameters(plan, overrides, lr)
+    # a partial, not a lambda: ddp_spawn pickles the callbacks for its worker processes
+    figure = schedule and partial(preview.png, schedule, preview.title(plan))
+    record = RunRecord(run_dir, hparams, constants, monitor, metric_names=metric_names,
+                       first=first_keys(overrides, hparams), experiment=not in_multirun(), schedule_figure=figure)
+    step_logger = StepLogger(cfg["trainer"]["log_every_n_steps"], cfg["logger"]["step_sizes_every_n_steps"])
     agree = RanksAgree(facts(run_dir, cfg["resume"], resumed.step if resumed else None, cfg["data"]["batch_size"],
                              plan.clock.steps_per_epoch, plan.clock.total_steps, plan.global_batch, lr))
     callbacks = [agree, *extra_callbacks, step_logger, *fault_tolerance(plan, run_dir, resumed), ObserveMetrics(),
@@ -80,17 +87,21 @@ def run(plan: Plan, run_dir: Path) -> dict:
 
         lr_found = (resumed and resumed.lr_found) or find_lr(plan, run_dir)
         pieces.set_lr(lr_found)
+    schedule = None
     # rank 0 writes the planned schedule; a user's torch class has no closed form to write
     if "_target_" not in plan.config["scheduler"] and not is_secondary_rank():
-        write_schedule_csv(plan, run_dir, lr_found, model_layer_count(pieces.parameters, plan.config["optimizer"]))
+        schedule = preview.write_schedule_csv(plan, run_dir, lr_found,
+                                              model_layer_count(pieces.parameters, plan.config["optimizer"]))
     if resumed:
         resumed.check_model(module, plan.config["resume"])
         if not pieces.data.resumable and resumed.step % plan.clock.steps_per_epoch:
             log.warning(f"resume: the training loader ({type(pieces.data.train).__name__}) has no state to restore: "
                         "the interrupted epoch restarts from its first batch (lrframe owns the order of map-style "
                         "datasets and plain DataLoaders; an iterable one needs torchdata's StatefulDataLoader)")
-    fit = trainer(plan, run_dir, pieces.lr, {"lr_found": lr_found} if lr_found else {}, resumed, pieces.monitor,
-                  averaging(plan, pieces))
+    constants = {"effective_lr": pieces.lr, "global_batch": plan.global_batch,
+                 **({"lr_found": lr_found} if lr_found else {})}
+    fit = trainer(plan, run_dir, pieces.lr, constants, resumed, pieces.monitor,
+                  pieces.module.metric_names if pieces.own_module else None, schedule, averaging(plan, pieces))
     fit.fit(module, pieces.data.train, pieces.data.val, ckpt_path=resumed and resumed.path, weights_only=True)
     if not fit.is_global_zero:
         return {}  # a DDP rank > 0: rank 0 reports

@@ -165,7 +165,7 @@ def is_rank_zero() -> bool:
     return not is_secondary_rank()
 
 
-def write(result: Result, plan: Plan, run_dir: Path, lr_found: bool = False) -> None:
+def write(result: Result, plan: Plan, run_dir: Path) -> None:
     """lr_find.csv, lr_find.json, lr_find.png and, with logger=tensorboard, the curve and figure there."""
     curve = result.curve
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -190,9 +190,6 @@ def write(result: Result, plan: Plan, run_dir: Path, lr_found: bool = False) -> 
                 writer.add_scalar(f"lr_find/{tag}", value, step)
         writer.add_image("lr_find", image[..., :3], 0, dataformats="HWC")
         writer.add_text("lr_find", f"```\n{json.dumps(summary(result), indent=2)}\n```", 0)
-    if lr_found and result.lr:
-        with SummaryWriter(run_dir / "tensorboard") as writer:  # beside the training it set (step 0)
-            writer.add_scalar("lr_found", result.lr, 0)
 
 
 def no_suggestion(result: Result, key: str, run_dir: Path) -> str:
@@ -210,7 +207,7 @@ def find_lr(plan: Plan, run_dir: Path) -> float:
     result = run_test(plan)
     key = plan.range_test[0]
     if is_rank_zero():
-        write(result, plan, run_dir, lr_found=True)
+        write(result, plan, run_dir)
     if result.lr is None:
         raise ConfigError("optimizer.lr", "auto",
                           no_suggestion(result, key, run_dir) + "; or set optimizer.lr")

@@ -71,9 +71,12 @@ def write_csv(rows: Table, path: Path) -> None:
     path.write_text(header + "".join(lines))
 
 
-def write_schedule_csv(plan: Plan, run_dir: Path, lr: float | None = None, layers: int | None = None) -> None:
-    """The planned ``schedule.csv`` of a run (``task=fit`` writes it too, with an lr found for lr=auto)."""
-    write_csv(table(plan, lr, layers), run_dir / "schedule.csv")
+def write_schedule_csv(plan: Plan, run_dir: Path, lr: float | None = None, layers: int | None = None) -> Table:
+    """The planned ``schedule.csv`` of a run (``task=fit`` writes it too, with an lr found for lr=auto);
+    returns the table."""
+    rows = table(plan, lr, layers)
+    write_csv(rows, run_dir / "schedule.csv")
+    return rows
 
 
 def model_layers(plan: Plan) -> int | None:
@@ -116,8 +119,28 @@ def _envelope(values: list[float]):
     return x, np.where(first_is_low[:, None], np.stack([low, high], 1), np.stack([high, low], 1)).ravel()
 
 
-def plot(rows: Table, path: Path, title: str) -> None:
-    """lr (and momentum) against the optimizer step; epochs on the top axis, warmup's end dashed."""
+def title(plan: Plan) -> str:
+    """The figure's title: the schedule and warmup chosen (a schedule-free optimizer's own lr; SWA)."""
+    cfg = plan.config
+    warmup = f"warmup={cfg['warmup']['name']}"
+    if is_schedule_free(cfg["optimizer"]):
+        return f"{schedule_free.label(cfg['optimizer'])} (its own lr: no schedule), {warmup}"
+    swa = f", swa={cfg['swa']['name']}" if cfg["swa"]["name"] != "none" else ""
+    return f"scheduler={cfg['scheduler']['name']}, {warmup}{swa}"
+
+
+def png(rows: Table, title: str) -> bytes:
+    """The figure ``plot`` draws, as PNG bytes (TensorBoard's image of a training run's schedule)."""
+    import io
+
+    buffer = io.BytesIO()
+    plot(rows, buffer, title)
+    return buffer.getvalue()
+
+
+def plot(rows: Table, path, title: str) -> None:
+    """lr (and momentum) against the optimizer step; epochs on the top axis, warmup's end dashed.
+    ``path``: a file name or a binary file object (PNG)."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
@@ -146,7 +169,7 @@ def plot(rows: Table, path: Path, title: str) -> None:
         axes[0].legend(loc="best", fontsize=8)
     axes[-1].set_xlabel("optimizer step")
     axes[-1].set_xlim(0, max(total - 1, 1))
-    figure.savefig(path, dpi=100)
+    figure.savefig(path, dpi=100, format="png")
 
 
 def summary(plan: Plan, rows: Table) -> str:
@@ -170,12 +193,6 @@ def run(plan: Plan, run_dir: Path) -> dict:
         _, plan = build_data(plan)
     rows = table(plan, layers=model_layers(plan))
     write_csv(rows, run_dir / "schedule.csv")
-    cfg = plan.config
-    title = f"scheduler={cfg['scheduler']['name']}, warmup={cfg['warmup']['name']}"
-    if is_schedule_free(cfg["optimizer"]):
-        title = f"{schedule_free.label(cfg['optimizer'])} (its own lr: no schedule), warmup={cfg['warmup']['name']}"
-    elif cfg["swa"]["name"] != "none":
-        title += f", swa={cfg['swa']['name']}"
-    plot(rows, run_dir / "schedule.png", title)
+    plot(rows, run_dir / "schedule.png", title(plan))
     print(f"preview: {summary(plan, rows)}; wrote schedule.csv and schedule.png in {run_dir}")
     return {"total_steps": plan.clock.total_steps, "warmup_steps": rows.warmup_steps}

@@ -51,8 +51,8 @@ class StepLogger(pl.Callback):
 
     Logged just before the optimizer step at ``step = trainer.global_step`` (0-based), so the
     value at step ``s`` is the lr that step ``s`` used. Nothing is read back from the device on
-    the other steps. At the start of training, ``effective_lr`` (the base lr after the batch-size
-    scaling rule, or the lr the range test found) and ``global_batch`` are logged at step 0.
+    the other steps. (The run's constants, ``effective_lr`` and ``global_batch``, are text and
+    HParams, written by ``record.RunRecord``: not one-point charts.)
 
     With an adaptive optimizer (``lrframe.optim.step_sizes``), every ``step_sizes_every_n_steps``
     optimizer steps (0: never) it also logs the distribution of the per-parameter step size
@@ -63,9 +63,8 @@ class StepLogger(pl.Callback):
     It runs from an optimizer step hook, which costs Lightning no hook dispatch on the other steps.
     """
 
-    def __init__(self, every_n_steps: int, step_sizes_every_n_steps: int, setup: dict[str, float]):
+    def __init__(self, every_n_steps: int, step_sizes_every_n_steps: int):
         self.every_n_steps = every_n_steps
-        self.setup = setup  # effective_lr and global_batch, logged once at step 0
         self.step_sizes_every_n_steps = step_sizes_every_n_steps
         self.sample = Sampler()
         self._hook = None
@@ -76,9 +75,6 @@ class StepLogger(pl.Callback):
             return
         configs = trainer.lr_scheduler_configs
         self.momentum = bool(configs) and cycles_momentum(configs[0].scheduler)
-        if trainer.global_step == 0:  # a resumed run has them from its start (purge_step keeps step 0)
-            for logger in trainer.loggers:
-                logger.log_metrics(self.setup, step=0)
         optimizer = trainer.optimizers[0]
         if self.step_sizes_every_n_steps and is_adaptive(optimizer):
             self._hook = optimizer.register_step_post_hook(partial(self._log_step_sizes, trainer))

@@ -89,8 +89,8 @@ class TrainingModule(pl.LightningModule):
         loss_sum, batches = self.trainer.strategy.reduce(self._epoch_loss.clone(), reduce_op="sum")
         self.last_metrics["train/loss"] = (loss_sum / batches).item()
         # on disk before the epoch-end checkpoint, which a resumed run continues after without
-        # logging it again
-        self._log_epoch({"train/loss_epoch": self.last_metrics["train/loss"], "epoch": self.current_epoch})
+        # logging it again (no "epoch" series: a one-per-epoch staircase of step / steps per epoch)
+        self._log_epoch({"train/loss_epoch": self.last_metrics["train/loss"]})
         self._epoch_loss.zero_()
 
     def _log_epoch(self, metrics: dict[str, float]) -> None:

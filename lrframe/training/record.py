@@ -8,11 +8,14 @@ Its metrics are scalar series, as TensorBoard's HParams tab reads them: the last
 ``val/acc`` and ``val/loss`` are already logged after every validation, so their last values are the
 final ones; ``val/acc_best`` and ``wall_seconds`` are logged once, at the end.
 
-No experiment summary is written per run: TensorBoard then builds the HParams table from all the
-runs under ``--logdir``, so runs whose config groups differ (a step and a cosine schedule) compare
-side by side. No ``hp_metric`` is logged. A run that fails (e.g. diverges) ends its session with
+No ``hp_metric`` is logged. A run that fails (e.g. diverges) ends its session with
 status failure and writes no ``metrics.json`` (under ``ddp_spawn`` a failed run has no session:
 Lightning handles the worker's exception in the launching process, which did not train).
+
+When training starts, a fresh run also opens its TensorBoard on what matters
+(``lrframe.training.board``): the custom-scalars layout, its constants (``effective_lr``,
+``global_batch``, ``lr_found``: also in ``metrics.json``) as text, the HParams experiment (a single
+run's own; a multirun's jobs leave it to the sweep) and the planned schedule as an image.
 
 Everything here is written by the process that trains as global rank 0; under DDP that is also
 where the training state lives (with ``ddp_spawn`` the launching process gets none of it back, so
@@ -23,6 +26,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +36,7 @@ from lrframe.config.validate import Plan
 from lrframe.config.errors import show
 from lrframe.resume.files import write_text_atomically
 from lrframe.tasks import METRICS_FILE
+from lrframe.training import board
 from lrframe.training.callbacks import newest_metrics
 
 HParam = bool | int | float | str
@@ -58,6 +63,20 @@ def command_line_overrides() -> list[str]:
     from hydra.core.hydra_config import HydraConfig
 
     return list(HydraConfig.get().overrides.task) if HydraConfig.initialized() else []
+
+
+def in_multirun() -> bool:
+    """Whether this process runs a job of a Hydra multirun (False outside Hydra)."""
+    from hydra.core.hydra_config import HydraConfig
+    from hydra.types import RunMode
+
+    return HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN
+
+
+def first_keys(overrides: list[str], hparams: dict[str, HParam]) -> list[str]:
+    """The hyper-parameters a single run's HParams table lists first: those its command line set,
+    then those that set its lr (``board.first_keys``)."""
+    return board.first_keys(board.swept_keys(overrides, hparams), hparams)
 
 
 def hyperparameters(plan: Plan, overrides: list[str], lr: float) -> dict[str, HParam]:
@@ -92,13 +111,25 @@ def session_summaries(hparams: dict[str, HParam], started: float, succeeded: boo
 
 class RunRecord(pl.Callback):
     """Track the best value of the monitored metric (``monitor``: ``val/acc`` maximized for class
-    labels, ``val/loss`` minimized for real targets); when training ends, write ``metrics.json``
-    and the HParams session."""
+    labels, ``val/loss`` minimized for real targets); when a fresh run starts training, open its
+    TensorBoard (see the module docstring); when training ends, write ``metrics.json`` and the
+    HParams session.
 
-    def __init__(self, run_dir: Path, hparams: dict[str, HParam], extra_metrics: dict[str, Any],
-                 monitor: tuple[str, str] = ("val/acc", "max")):
-        self.run_dir, self.hparams, self.extra_metrics = run_dir, hparams, extra_metrics
+    ``constants``: the run's per-run values (``effective_lr``, ``global_batch``, ``lr_found``),
+    shown as text and written to metrics.json as they are. ``metric_names``: the validation metrics
+    the module logs (None: not known in advance). ``first``: the hyper-parameters the experiment
+    lists first; ``experiment``: False for a multirun's job (its sweep declares one for every job).
+    ``schedule_figure``: the planned schedule as PNG bytes, drawn when training starts.
+    """
+
+    def __init__(self, run_dir: Path, hparams: dict[str, HParam], constants: dict[str, Any],
+                 monitor: tuple[str, str] = ("val/acc", "max"), *, metric_names: list[str] | None = None,
+                 first: list[str] = (), experiment: bool = True,
+                 schedule_figure: Callable[[], bytes] | None = None):
+        self.run_dir, self.hparams, self.constants = run_dir, hparams, constants
         self.monitor, self.mode = monitor
+        self.metric_names, self.first, self.experiment = metric_names, list(first), experiment
+        self.schedule_figure = schedule_figure
         self.started = time.time()  # wall clock: the same on every process of the machine
         self.earlier_seconds = 0.0  # the training time of the checkpointed run this one resumes
         self.resumed_step: int | None = None
@@ -117,6 +148,30 @@ class RunRecord(pl.Callback):
                 # Only hparams.yaml: without metrics Lightning writes nothing to the event files
                 # (the session is written at the end, with the metrics).
                 logger.log_hyperparams(self.hparams)
+
+    def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        """A fresh run's opening summaries, at step 0 (a resumed run has them from its start:
+        its writer purges only the steps from the checkpoint's on)."""
+        if trainer.global_step != 0 or not trainer.is_global_zero:
+            return
+        from lightning.pytorch.loggers import TensorBoardLogger
+
+        loggers = [logger for logger in trainer.loggers if isinstance(logger, TensorBoardLogger)]
+        if not loggers:
+            return
+        names = self.metric_names and sorted(self.metric_names, key=lambda name: name != self.monitor)
+        summaries = [board.layout_summary(names),  # the monitored metric's chart first
+                     board.text_summary(board.CONSTANTS_TAG, board.constants_markdown(self.constants))]
+        if self.experiment:
+            summaries.append(board.experiment_summary(
+                [self.hparams], self.first, board.declared_metrics(self.monitor, self.metric_names)))
+        if self.schedule_figure is not None:
+            summaries.append(board.image_summary(board.SCHEDULE_TAG, self.schedule_figure()))
+        for logger in loggers:
+            writer = logger.experiment._get_file_writer()  # as Lightning's own log_hyperparams does
+            for summary in summaries:
+                writer.add_summary(summary, 0)
+            logger.experiment.flush()
 
     def on_validation_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         value = newest_metrics(trainer, pl_module).get(self.monitor)
@@ -138,7 +193,7 @@ class RunRecord(pl.Callback):
             "global_step": trainer.global_step,
             "epochs": trainer.current_epoch,
             "wall_seconds": self.wall_seconds(),
-            **self.extra_metrics,
+            **self.constants,
         }
 
     def on_fit_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:

@@ -113,7 +113,7 @@ def test_the_warmup_configs_list_their_keys_and_the_added_ones_leave_the_ramp_as
         warmups.EXTRAS if "end_factor" in config else {})
 
 
-def test_the_readme_schedule_table_lists_every_scheduler():
-    readme = (CONFIG_DIR.parent / "README.md").read_text()
-    table = readme[readme.index("| `scheduler=` |"):readme.index("![Every schedule family")]
+def test_the_guides_schedule_table_lists_every_scheduler():
+    guide = (CONFIG_DIR.parent / "docs" / "guide.md").read_text()
+    table = guide[guide.index("| `scheduler=` |"):guide.index("![Every schedule family")]
     assert sorted(line.split("`")[1] for line in table.splitlines()[2:] if line.startswith("| `")) == NAMES

@@ -1,4 +1,4 @@
-"""scripts/bench.py: the report lands between the README's markers and nowhere else."""
+"""scripts/bench.py: the report lands between the markers of docs/performance.md and nowhere else."""
 
 import runpy
 
@@ -25,6 +25,8 @@ def test_a_readme_without_the_markers_is_left_alone_with_a_one_line_error(tmp_pa
     assert readme.read_text() == "# no markers\n"
 
 
-def test_the_project_readme_has_the_markers():
-    text = (REPO / "README.md").read_text()
+def test_the_performance_page_has_the_markers_and_is_where_the_script_writes():
+    text = (REPO / "docs" / "performance.md").read_text()
     assert text.index(START) < text.index(END)
+    assert BENCH["arguments"]([]).page == REPO / "docs" / "performance.md"
+    assert START not in (REPO / "README.md").read_text()

@@ -1,4 +1,4 @@
-"""The experiment scripts, as the README runs them (small versions: few steps, few runs)."""
+"""The experiment scripts, as docs/experiments.md runs them (small versions: few steps, few runs)."""
 
 import runpy
 import sys

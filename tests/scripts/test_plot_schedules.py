@@ -1,4 +1,4 @@
-"""scripts/plot_schedules.py, as the README runs it."""
+"""scripts/plot_schedules.py, as docs/guide.md runs it."""
 
 import runpy
 

@@ -270,7 +270,7 @@ def test_fused_launcher_equals_the_basic_launcher_and_resumes_after_sigkill(tmp_
     resumed = train_cli(*grid, "hydra/launcher=fused", f"hydra.sweep.dir={fused_dir}", "resume=auto")
     assert resumed.returncode == 0, resumed.stderr[-2000:]
     assert killed_at and min(killed_at) < 460
-    for job in sorted(p.name for p in (tmp_path / "basic").iterdir() if p.is_dir()):
+    for job in sorted(p.parent.name for p in (tmp_path / "basic").glob("*/job.json")):
         assert_same_run(tmp_path / "basic" / job, fused_dir / job)
         assert json.loads((fused_dir / job / "job.json").read_text())["status"] == "completed"
     basic_summary = (tmp_path / "basic" / "summary.csv").read_text().splitlines()

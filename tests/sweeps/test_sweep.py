@@ -11,8 +11,8 @@ from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 from tensorboard.plugins.hparams import metadata
 
-from conftest import (CONFIG_DIR, fit_in_process, hparam_values, make_plan, read_hparams_sessions, read_metrics,
-                      read_scalars, train_cli)
+from conftest import (CONFIG_DIR, fit_in_process, hparam_values, hparams_experiment, make_plan,
+                      read_hparams_sessions, read_metrics, read_scalars, train_cli)
 from lrframe.cli.precheck import precheck
 from lrframe.sweeps.sweep import job_threads, labels
 
@@ -50,7 +50,7 @@ def test_cluster_and_parallel_launchers_compose_and_the_summary_callback_is_on()
 
 
 def job_dirs(sweep):
-    return sorted((path for path in sweep.iterdir() if path.is_dir()), key=lambda path: int(path.name.split("_")[0]))
+    return sorted((path.parent for path in sweep.glob("*/job.json")), key=lambda path: int(path.name.split("_")[0]))
 
 
 def summary_rows(sweep):
@@ -96,30 +96,34 @@ def test_every_job_has_one_hparams_session_with_its_overrides(grid):
 
 @pytest.mark.slow
 def test_tensorboard_hparams_tab_compares_the_jobs_of_the_sweep(grid):
-    """The table TensorBoard's HParams plugin builds for ``tensorboard --logdir <sweep dir>``."""
-    from tensorboard import context
-    from tensorboard.backend.event_processing import data_provider, plugin_event_multiplexer
-    from tensorboard.plugins import base_plugin
-    from tensorboard.plugins.hparams import backend_context
-
-    events = plugin_event_multiplexer.EventMultiplexer()
-    events.AddRunsFromDirectory(str(grid))
-    events.Reload()
-    provider = data_provider.MultiplexerDataProvider(events, str(grid))
-    plugin = backend_context.Context(base_plugin.TBContext(logdir=str(grid), data_provider=provider,
-                                                           multiplexer=events))
-    request = context.RequestContext()
-    sessions = plugin.hparams_metadata(request, "")
-    assert sorted(sessions) == sorted(f"{job.name}/tensorboard" for job in job_dirs(grid))  # readable run names
-    experiment = plugin.experiment_from_metadata(request, "", True, sessions,
-                                                 plugin.hparams_from_data_provider(request, "", 0))
+    """The table TensorBoard's HParams plugin builds for ``tensorboard --logdir <sweep dir>``: the
+    experiment the sweep declared for all its jobs when it ended (in its own run, ``tensorboard``)."""
+    sessions, experiment = hparams_experiment(grid)
+    assert sorted(sessions) == sorted([f"{job.name}/tensorboard" for job in job_dirs(grid)] + ["tensorboard"])
+    assert [tag for tag in sessions["tensorboard"]] == [metadata.EXPERIMENT_TAG]  # the sweep's, alone
     hparams = {info.name: info for info in experiment.hparam_infos}
     # the union over the jobs: keys of both schedulers and both optimizers
     assert {"scheduler.T_max", "scheduler.step_size", "optimizer.momentum", "optimizer.betas"} <= set(hparams)
-    assert hparams["optimizer.name"].differs and hparams["scheduler.name"].differs
+    # the swept keys among the first five, which TensorBoard shows without ticking boxes: those the
+    # grid set to more than one value, not trainer.max_epochs (on every job's command line, one value)
+    shown = [info.name for info in experiment.hparam_infos[:5]]
+    assert {"optimizer.name", "scheduler.name"} <= set(shown) and "trainer.max_epochs" not in shown
     assert not hparams["trainer.max_epochs"].differs
-    metrics = {info.name.tag for info in experiment.metric_infos}
-    assert {"val/acc", "val/loss", "val/acc_best", "wall_seconds"} <= metrics and "hp_metric" not in metrics
+    assert sorted(value.string_value for value in hparams["scheduler.name"].domain_discrete.values) == [
+        "cosine", "step"]
+    metrics = [info.name.tag for info in experiment.metric_infos]
+    assert metrics[:3] == ["val/acc", "val/loss", "val/acc_best"] and "hp_metric" not in metrics
+    assert {"wall_seconds", "train/loss_epoch"} <= set(metrics)
+
+
+@pytest.mark.slow
+def test_the_sweep_summary_figure_is_an_image_of_the_sweeps_own_run(grid):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    events = EventAccumulator(str(grid / "tensorboard"), size_guidance={"images": 0})
+    events.Reload()
+    (image,) = events.Images("summary")
+    assert image.encoded_image_string == (grid / "summary.png").read_bytes()
 
 
 @pytest.mark.slow
@@ -198,7 +202,7 @@ def test_a_ddp_job_writes_once_and_lasts_as_many_epochs_as_on_one_device(tmp_pat
     assert list(cwd.iterdir()) == []  # no stray run directory from another rank
     assert sorted(path.name for path in sweep.iterdir()) == [
         "0_trainer.log_every_n_steps=1,trainer.max_epochs=2,trainer=ddp", "multirun.yaml",
-        "summary.csv", "summary.md", "summary.png"]
+        "summary.csv", "summary.md", "summary.png", "tensorboard"]
     job = job_dirs(sweep)[0]
     assert len(list((job / "tensorboard").glob("events.*"))) == 1  # rank 0 alone logs
     assert len(read_hparams_sessions(job)[metadata.SESSION_START_INFO_TAG]) == 1

@@ -21,7 +21,8 @@ def test_default_job_reaches_095_validation_accuracy(default_run):
     assert metrics["global_step"] == 460 and metrics["epochs"] == 20
     assert metrics["monitor"] == "val/acc"
     assert set(metrics) == {"val/acc", "val/loss", "val/acc_best", "monitor", "train/loss", "global_step", "epochs",
-                            "wall_seconds"}
+                            "wall_seconds", "effective_lr", "global_batch"}
+    assert (metrics["effective_lr"], metrics["global_batch"]) == (0.1, 64)  # the default job's lr and batch
     assert metrics["val/acc_best"] == pytest.approx(max(value for _, value in read_scalars(default_run, "val/acc")))
 
 

@@ -1,4 +1,4 @@
-"""What the monitoring writes to TensorBoard: the run's effective lr and global batch, adaptive step
+"""What the monitoring writes to TensorBoard: the lr the run trains with, adaptive step
 sizes; and a diverging run stops at its first non-finite loss, its HParams session recorded as failed."""
 
 import csv
@@ -9,7 +9,7 @@ import torch
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 from tensorboard.plugins.hparams import api_pb2, metadata
 
-from conftest import fit_in_process, make_plan, read_hparams_sessions, read_scalars
+from conftest import fit_in_process, make_plan, read_hparams_sessions, read_metrics, read_scalars
 from lrframe.config.errors import Diverged
 from lrframe.optim.step_sizes import QUANTILES
 from lrframe.tasks import run_task
@@ -32,8 +32,8 @@ def test_linear_scaling_previews_trains_and_logs_4x_the_configured_lr(tmp_path, 
     used = [value for _, value in read_scalars(tmp_path / "fit", "lr")]  # read from the optimizer's group
     assert max(previewed) == pytest.approx(4 * 0.1) and previewed[6] == pytest.approx(0.4)  # 6 warmup steps
     assert used == pytest.approx(previewed, rel=1e-6)
-    assert read_scalars(tmp_path / "fit", "effective_lr") == [(0, pytest.approx(0.4))]
-    assert read_scalars(tmp_path / "fit", "global_batch") == [(0, 256.0)]
+    metrics = read_metrics(tmp_path / "fit")  # (in TensorBoard: the text `run`, see test_board.py)
+    assert metrics["effective_lr"] == pytest.approx(0.4) and metrics["global_batch"] == 256
     assert "after 24 steps" in capsys.readouterr().out.split("lr 0.4, global batch 256; run directory")[0]
     assert not [tag for tag in tags(tmp_path / "fit").Tags()["scalars"] if tag.startswith("step_size")]  # SGD
 

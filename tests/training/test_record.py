@@ -26,9 +26,10 @@ def test_flatten_writes_lists_and_null_as_on_the_command_line():
         "model.hidden": "[256,256]", "model.activation": "relu", "resume": "null", "seed": 0, "data.shuffle": True}
 
 
-def test_one_session_per_run_with_status_and_no_experiment_or_hp_metric(run):
-    sessions = read_hparams_sessions(run)
-    assert set(sessions) == {metadata.SESSION_START_INFO_TAG, metadata.SESSION_END_INFO_TAG}
+def test_one_session_per_run_with_status_its_experiment_and_no_hp_metric(run):
+    sessions = read_hparams_sessions(run)  # (the experiment's contents: test_board.py)
+    assert set(sessions) == {metadata.EXPERIMENT_TAG, metadata.SESSION_START_INFO_TAG, metadata.SESSION_END_INFO_TAG}
+    assert len(sessions[metadata.EXPERIMENT_TAG]) == 1
     assert len(sessions[metadata.SESSION_START_INFO_TAG]) == 1
     assert [end.status for end in sessions[metadata.SESSION_END_INFO_TAG]] == [api_pb2.STATUS_SUCCESS]
     with pytest.raises(KeyError):

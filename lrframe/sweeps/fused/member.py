@@ -14,6 +14,7 @@ import logging
 import math
 import time
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 import lightning.pytorch as pl
@@ -25,7 +26,7 @@ from lrframe.resume.checkpoint import ResumePoint, last_checkpoint, read_checkpo
 from lrframe.resume.fault_tolerance import random_state
 from lrframe.optim.optimizer import model_layer_count
 from lrframe.sweeps.fused.checkpoint import lightning_loops
-from lrframe.tasks.preview import write_schedule_csv
+from lrframe.tasks import preview
 from lrframe.training.callbacks import StepLogger, cycles_momentum, group_tags, step_metrics
 from lrframe.training.optimization import configure_optimizers
 from lrframe.training.pieces import Pieces, build
@@ -62,7 +63,8 @@ class Member:
             self.resumed.check_model(self.module, self.plan.config["resume"])
         config = self.plan.config
         self.lr = pieces.lr
-        write_schedule_csv(self.plan, run_dir, None, model_layer_count(self.module.model, config["optimizer"]))
+        schedule = preview.write_schedule_csv(self.plan, run_dir, None,
+                                              model_layer_count(self.module.model, config["optimizer"]))
         optimization = configure_optimizers(self.module.model, self.plan, self.lr)
         self.optimizer = optimization["optimizer"]
         self.scheduler = optimization["lr_scheduler"]["scheduler"]
@@ -81,9 +83,12 @@ class Member:
             logger = TensorBoardLogger(save_dir=run_dir, name="tensorboard", version="", default_hp_metric=False,
                                        purge_step=self.resumed.step if self.resumed else None)
         self.trainer = Progress([logger] if logger else [], [self.optimizer])
-        self.record = RunRecord(run_dir, hyperparameters(self.plan, overrides, self.lr), {}, self.monitor)
-        self.step_logger = StepLogger(self.every_n_steps, config["logger"]["step_sizes_every_n_steps"],
-                                      {"effective_lr": self.lr, "global_batch": self.plan.global_batch})
+        # as task=fit's RunRecord, but for the experiment: the sweep declares one for all its jobs
+        self.record = RunRecord(run_dir, hyperparameters(self.plan, overrides, self.lr),
+                                {"effective_lr": self.lr, "global_batch": self.plan.global_batch}, self.monitor,
+                                metric_names=self.module.metric_names, experiment=False,
+                                schedule_figure=partial(preview.png, schedule, preview.title(self.plan)))
+        self.step_logger = StepLogger(self.every_n_steps, config["logger"]["step_sizes_every_n_steps"])
         self.adaptive = bool(self.step_logger.step_sizes_every_n_steps) and _adaptive(self.optimizer)
         self.step = 0
         self.saved_step: int | None = self.resumed.step if self.resumed else None
@@ -99,10 +104,8 @@ class Member:
         self.record.setup(self.trainer, self.module, "fit")
         if self.resumed:
             self._restore(read_checkpoint(self.resumed.path, value=self.plan.config["resume"]))
-        for logger in self.trainer.loggers:
-            if self.step == 0:
-                logger.log_metrics(self.step_logger.setup, step=0)
         self.trainer.global_step = self.step
+        self.record.on_train_start(self.trainer, self.module)
         self.trainer.current_epoch = self.step // self.steps_per_epoch
         if self.step >= self.total_steps:
             self.finish()
@@ -198,10 +201,8 @@ class Member:
         """``TrainingModule.on_train_epoch_end``: the epoch's mean training loss."""
         loss_sum, batches = self.module._epoch_loss
         self.module.last_metrics["train/loss"] = (loss_sum / batches).item()
-        epoch = (self.step - 1) // self.steps_per_epoch
         for logger in self.trainer.loggers:
-            logger.log_metrics({"train/loss_epoch": self.module.last_metrics["train/loss"], "epoch": epoch},
-                               step=self.step - 1)
+            logger.log_metrics({"train/loss_epoch": self.module.last_metrics["train/loss"]}, step=self.step - 1)
         self.module._epoch_loss.zero_()
 
     def checkpoint(self, epoch_end: bool, val_batches: int) -> tuple[dict, Path] | None:
