@@ -27,8 +27,11 @@ from matplotlib.figure import Figure
 
 from experiment_runs import Run, arguments, runs_of
 
+from lrframe.config.validate import validate
+
 STYLE = {"none": ("tab:red", "lr 0.1 at every batch size (lr_scaling=none)"),
-         "linear": ("tab:blue", "lr 0.1 x batch / 64 (lr_scaling=linear)")}
+         "linear": ("tab:blue", "lr 0.1 x batch / 64 (lr_scaling=linear)"),
+         "sqrt": ("tab:green", "lr 0.1 x sqrt(batch / 64) (lr_scaling=sqrt)")}
 
 
 def to_target(run: Run, target: float) -> tuple[float, int] | None:
@@ -40,13 +43,16 @@ def to_target(run: Run, target: float) -> tuple[float, int] | None:
 
 
 def summary(runs: list[Run], target: float) -> dict[str, dict[int, dict[str, list[float]]]]:
-    """scaling -> batch size -> {"seconds", "epochs", "accuracy", "lr"}: one value per seed (per seed
-    that reached ``target``, for seconds and epochs)."""
+    """scaling -> batch size -> {"seconds", "epochs", "accuracy", "lr", "failed"}: one value per seed
+    (per seed that reached ``target``, for seconds and epochs; the error of each failed run)."""
     table: dict = defaultdict(lambda: defaultdict(lambda: defaultdict(list)))
     for run in runs:
         cell = table[run.config["optimizer"]["lr_scaling"]][run.config["data"]["batch_size"]]
+        cell["lr"].append(validate(run.config).lr)  # the effective lr, scaled by the batch (failed runs too)
+        if run.status != "completed":  # diverged: no final accuracy, never reached the target
+            cell["failed"].append(run.error)
+            continue
         cell["accuracy"].append(run.metrics["val/acc"])
-        cell["lr"].append(run.metrics["effective_lr"])
         reached = to_target(run, target)
         if reached:
             cell["seconds"].append(reached[0])
@@ -54,11 +60,23 @@ def summary(runs: list[Run], target: float) -> dict[str, dict[int, dict[str, lis
     return table
 
 
-def draw(table: dict, target: float, out: Path) -> None:
+def title(run: Run) -> str:
+    """What the runs share, from one run's config: model, optimizer, schedule, epochs."""
+    cfg = run.config
+    model = {"mlp": "MLP", "cnn": "CNN"}.get(cfg["model"]["name"], cfg["model"]["name"])
+    optimizer = cfg["optimizer"]["name"] + (f" momentum {cfg['optimizer']['momentum']:g}"
+                                            if cfg["optimizer"].get("momentum") else "")
+    warmup = cfg["warmup"]
+    warmup = "no warmup" if warmup["name"] == "none" else f"{warmup.get('epochs')} epoch {warmup['name']} warmup"
+    return (f"Digits {model}, {optimizer}, {warmup} + {cfg['scheduler']['name']}, "
+            f"{cfg['trainer']['max_epochs']} epochs; median and range over seeds")
+
+
+def draw(table: dict, target: float, out: Path, title: str) -> None:
     figure = Figure(figsize=(16, 4.6), layout="constrained")
     FigureCanvasAgg(figure)
     panels = [("seconds", f"seconds to val/acc >= {target:g}"),
-              ("epochs", f"epochs to val/acc >= {target:g}"), ("accuracy", "final val/acc (20 epochs)")]
+              ("epochs", f"epochs to val/acc >= {target:g}"), ("accuracy", "final val/acc")]
     for ax, (key, ylabel) in zip(figure.subplots(1, 3), panels):
         for scaling, cells in table.items():
             sizes = sorted(size for size, cell in cells.items() if cell[key])
@@ -68,10 +86,13 @@ def draw(table: dict, target: float, out: Path) -> None:
                       [max(v) - m for m, v in zip(medians, values)]]
             color, label = STYLE[scaling]
             ax.errorbar(sizes, medians, yerr=errors, fmt="-o", ms=4, capsize=3, color=color, label=label)
-            missed = sorted(size for size, cell in cells.items() if len(cell[key]) < len(cell["accuracy"]))
-            if missed and key != "accuracy":
-                ax.text(0.02, 0.95 if scaling == "none" else 0.87,
-                        f"{scaling}: some seeds never reached it at batch {', '.join(map(str, missed))}",
+            missed = sorted(size for size, cell in cells.items() if len(cell[key]) < len(cell["lr"]))
+            if missed:
+                diverged = any(cells[size]["failed"] for size in missed)
+                what = "diverged" if key == "accuracy" else "diverged or never reached it" if diverged else \
+                    "never reached it"
+                ax.text(0.02, 0.95 if scaling == "none" else 0.87 if scaling == "linear" else 0.79,
+                        f"{scaling}: some seeds {what} at batch {', '.join(map(str, missed))}",
                         transform=ax.transAxes, fontsize=7, color=color)
         ax.set_xscale("log", base=2)
         ax.set_xticks(sorted({s for cells in table.values() for s in cells}))
@@ -79,30 +100,44 @@ def draw(table: dict, target: float, out: Path) -> None:
         ax.set_xlabel("batch size")
         ax.set_ylabel(ylabel)
         ax.grid(alpha=0.3)
-    figure.axes[2].legend(fontsize=8, loc="center right")
-    figure.suptitle("Digits MLP, SGD momentum 0.9, 1 epoch warmup + cosine, 20 epochs; "
-                    "median and range over seeds", fontsize=10)
+    figure.axes[2].legend(fontsize=8, loc="best")
+    figure.suptitle(title, fontsize=10)
     figure.savefig(out, dpi=90)
 
 
-def main(argv: list[str] | None = None) -> None:
-    parser = arguments("batch_size", __doc__.splitlines()[0])
-    parser.add_argument("--target", type=float, default=0.95, help="the validation accuracy to time")
-    args = parser.parse_args(argv)
-    runs = runs_of("batch_size", args)
-    table = summary(runs, args.target)
-    draw(table, args.target, args.out)
+def report(table: dict, target: float, base_batch: int) -> list[str]:
+    """One line per arm and batch size: its lr, time and epochs to ``target``, final val/acc and its
+    difference to the same arm at ``base_batch`` (optimizer.base_batch_size: every scaling's lr is the same there)."""
+    median, lines = statistics.median, []
     for scaling, cells in table.items():
+        base = cells[base_batch]["accuracy"] if base_batch in cells else None
         for size, cell in sorted(cells.items()):
-            median = statistics.median
             seconds = (f"{median(cell['seconds']):5.2f} s, {median(cell['epochs']):4.1f} epochs"
                        if cell["seconds"] else "never")
-            accuracy = cell["accuracy"]
-            print(f"lr_scaling={scaling:6s} batch {size:4d} lr {cell['lr'][0]:.4g}: to {args.target:g} "
-                  f"{seconds} "
-                  f"({len(cell['seconds'])}/{len(accuracy)} seeds); final val/acc {median(accuracy):.3f} "
-                  f"({min(accuracy):.3f}-{max(accuracy):.3f})")
+            accuracy, seeds = cell["accuracy"], len(cell["lr"])
+            final = (f"final val/acc {median(accuracy):.3f} ({min(accuracy):.3f}-{max(accuracy):.3f})"
+                     if accuracy else "final val/acc -")
+            versus = f", {median(accuracy) - median(base):+.3f} vs batch {base_batch}" if accuracy and base else ""
+            failed = f", {len(cell['failed'])} diverged" if cell["failed"] else ""
+            lines.append(f"lr_scaling={scaling:6s} batch {size:4d} lr {cell['lr'][0]:.4g}: to {target:g} {seconds} "
+                         f"({len(cell['seconds'])}/{seeds} seeds); {final}{versus}{failed}")
+    return lines
+
+
+def run(name: str, description: str, argv: list[str] | None, target: float) -> None:
+    """The script of experiment ``name``: run (or read) its sweep, draw, print the report."""
+    parser = arguments(name, description)
+    parser.add_argument("--target", type=float, default=target, help="the validation accuracy to time")
+    args = parser.parse_args(argv)
+    runs = runs_of(name, args, jobs=True)
+    table = summary(runs, args.target)
+    draw(table, args.target, args.out, title(runs[0]))
+    print("\n".join(report(table, args.target, runs[0].config["optimizer"]["base_batch_size"])))
     print(f"runs in {runs[0].path.parent}; wrote {args.out}")
+
+
+def main(argv: list[str] | None = None) -> None:
+    run("batch_size", __doc__.splitlines()[0], argv, 0.95)
 
 
 if __name__ == "__main__":
