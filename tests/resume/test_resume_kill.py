@@ -9,6 +9,7 @@ run is resumed in this process (what the kill leaves behind is what matters, and
 """
 
 import os
+import pickle
 import random
 import signal
 import subprocess
@@ -162,5 +163,6 @@ def test_sigkill_while_saving_leaves_the_previous_checkpoint_whole(tmp_path):
     # whole: every value is that of one version (a torn file would mix two, or fail to load)
     weights = torch.randn(8_000_000, generator=torch.Generator().manual_seed(0))
     assert torch.equal(checkpoint["weights"], weights + checkpoint["version"])
-    with pytest.raises(RuntimeError, match="zip archive"):  # the killed write's file is torn
+    # the killed write's file is torn: a cut zip archive, or (killed in its first bytes) not even one
+    with pytest.raises((RuntimeError, EOFError, pickle.UnpicklingError)):
         torch.load(partial[-1], weights_only=True)
