@@ -12,6 +12,16 @@ reported. The basic launcher's cost per member-step does not depend on the grid'
 after another), so it is measured on ``--basic-members`` jobs and the speed-up for K members is
 ``basic cost per member-step / fused cost per member-step``. The peak RSS of each fused group is
 read from its log line. Writes a figure and prints a Markdown table.
+
+    .venv/bin/python scripts/bench_fused.py --floor [--members 8] [--batch 64 16] [--repeats 7]
+
+measures instead, in this process, the ceiling of any fused launcher on this machine: one bare
+training step (forward, cross-entropy, backward, SGD with momentum; no logging, schedule, validation
+or checkpoint) of the default job's MLP for each of K members one after another, against one fused
+bare step of the K members as the launcher computes it (``linear_stack_forward``'s batched matmuls
+on stacked parameters, each member's update at its own lr). Their ratio is what fusing saves in
+compute; fusing can also remove the framework's per-step work, so the ceiling of the speed-up
+against the basic launcher is its cost per member-step over the fused bare step's.
 """
 
 from __future__ import annotations
@@ -52,6 +62,74 @@ def sweep(launcher: str, members: int, epochs: int, root: Path) -> tuple[float, 
     return seconds, float(rss[-1]) if rss else None
 
 
+def bare_steps(members: int, batch: int):
+    """Two step functions over ``members`` MLPs of the default job (64-256-256-10, ReLU): one bare
+    step of each member in turn, and one fused bare step of all of them (from the same initial
+    weights, on the same batches); and the largest difference between the two arms' weights."""
+    import torch
+    import torch.nn.functional as F
+
+    from lrframe.models.mlp import mlp
+    from lrframe.sweeps.fused.vectorize import linear_stack_forward
+
+    torch.manual_seed(0)
+    models = [mlp(in_features=64, hidden=[256, 256], out_features=10, activation="relu") for _ in range(members)]
+    lrs_ = [0.01 * (k + 1) for k in range(members)]
+    optimizers = [torch.optim.SGD(m.parameters(), lr=lr, momentum=0.9) for m, lr in zip(models, lrs_)]
+    x, y = torch.randn(members, batch, 64), torch.randint(0, 10, (members, batch))
+    forward = linear_stack_forward(models[0])
+    stacked = {name: torch.stack([dict(m.named_parameters())[name].detach() for m in models]).requires_grad_()
+               for name, _ in models[0].named_parameters()}
+    buffers = {name: torch.zeros_like(p) for name, p in stacked.items()}
+
+    def one_by_one() -> None:
+        for k, (model, optimizer) in enumerate(zip(models, optimizers)):
+            F.cross_entropy(model(x[k]), y[k]).backward()
+            optimizer.step()
+            optimizer.zero_grad(set_to_none=True)
+
+    def fused() -> None:
+        output = forward(stacked, x)
+        F.cross_entropy(output.flatten(0, 1), y.flatten(), reduction="none").view(members, batch).mean(1).sum().backward()
+        with torch.no_grad():
+            for name, p in stacked.items():
+                buffers[name].mul_(0.9).add_(p.grad)
+                for k, lr in enumerate(lrs_):
+                    p[k].add_(buffers[name][k], alpha=-lr)
+                p.grad = None
+
+    def difference() -> float:
+        return max((p.detach() - torch.stack([dict(m.named_parameters())[name].detach() for m in models])).abs().max()
+                   .item() for name, p in stacked.items())
+
+    return one_by_one, fused, difference
+
+
+def floor(members: list[int], batches: list[int], repeats: int) -> None:
+    """Print, per member count and batch size, the bare cost per member-step one by one and fused
+    (medians of ``repeats`` interleaved rounds of 50 steps each, after 20 warm-up steps)."""
+    import torch
+
+    print(f"torch threads: {torch.get_num_threads()}; load average {os.getloadavg()[0]:.1f}")
+    print("| members | batch | one by one: ms per member-step | fused: ms per member-step | compute saved |")
+    print("|---|---|---|---|---|")
+    for k in members:
+        for batch in batches:
+            arms = dict(zip(("one by one", "fused"), bare_steps(k, batch)[:2]))
+            per_member_step = {name: [] for name in arms}
+            for step in arms.values():
+                for _ in range(20):
+                    step()
+            for _ in range(repeats):
+                for name, step in arms.items():
+                    started = time.perf_counter()
+                    for _ in range(50):
+                        step()
+                    per_member_step[name].append((time.perf_counter() - started) * 1e3 / (50 * k))
+            one, fused = (statistics.median(per_member_step[name]) for name in arms)
+            print(f"| {k} | {batch} | {one:.3f} | {fused:.3f} | {one / fused:.2f}x |", flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3)
@@ -59,7 +137,12 @@ def main() -> None:
     parser.add_argument("--members", type=int, nargs="+", default=[8, 16, 32])
     parser.add_argument("--basic-members", type=int, default=8)
     parser.add_argument("--out", type=Path, default=REPO / "docs" / "fused_speedup.png")
+    parser.add_argument("--floor", action="store_true", help="measure the bare compute ceiling in this process")
+    parser.add_argument("--batch", type=int, nargs="+", default=[64], help="batch sizes of --floor")
     args = parser.parse_args()
+    if args.floor:
+        floor(args.members, args.batch, args.repeats)
+        return
     short, long = args.epochs
     arms = [("basic", args.basic_members)] + [("fused", k) for k in args.members]
     times: dict[tuple[str, int, int], list[float]] = {}
