@@ -10,7 +10,7 @@ warmup, then cosine to 0) for a fixed budget (CNN ``--cnn-epochs``; transformer
 
 - ``optimizer.lr=auto`` runs the LR range test first (the code of ``task=lr_find``: the same model,
   initial weights, batches and optimizer, the lr raised from 1e-7 to 10 in 100 steps), writes
-  ``lr_find.json`` (the suggestion of ``task.lr_find.suggestion``, by default ``steepest``, and every
+  ``lr_find.json`` (the suggestion of ``task.lr_find.suggestion``, here ``steepest``, and every
   method's lr) and then trains the same job at the suggested lr;
 - the numbers: the same job at each lr of a log-spaced grid.
 
@@ -56,14 +56,16 @@ def lr_grid(workload: str, args) -> tuple[float, ...]:
 
 
 def sweeps(workload: str, args) -> dict[str, list[str]]:
-    """The workload's one sweep: its budget, ``optimizer.lr=auto,GRID`` and the seeds."""
+    """The workload's two sweeps: the grid with ``optimizer.lr=auto`` at ``steepest``, and the other
+    methods' suggestions; each with the workload's budget and the seeds."""
     seeds = args.transformer_seeds if workload == "transformer" else args.seeds
     budget = {"cnn": [f"trainer.max_epochs={args.cnn_epochs}"],
               "transformer": [f"trainer.max_steps={args.transformer_steps}",
                               f"warmup.steps={max(1, args.transformer_steps // 10)}"],
               "diabetes": []}[workload]
     seeds = "seed=" + ",".join(map(str, range(seeds)))
-    return {"grid": [*budget, "optimizer.lr=auto," + ",".join(f"{lr:g}" for lr in lr_grid(workload, args)), seeds],
+    return {"grid": [*budget, "optimizer.lr=auto," + ",".join(f"{lr:g}" for lr in lr_grid(workload, args)),
+                     "task.lr_find.suggestion=steepest", seeds],
             "methods": [*budget, "optimizer.lr=auto", "task.lr_find.suggestion=valley,minimum", seeds]}
 
 

@@ -64,7 +64,7 @@ def test_lr_find_on_a_plain_loop_suggests_an_lr_and_leaves_the_model_as_it_was(d
     before = {k: v.clone() for k, v in model.state_dict().items()}
     optimizer = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
     result = lrframe.lr_find(model, digits_batches, torch.nn.functional.cross_entropy, optimizer)
-    assert 1e-4 < result["suggestion"] < 10 and result["method"] == "steepest"
+    assert 1e-4 < result["suggestion"] < 10 and result["method"] == "minimum"
     assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
     assert optimizer.param_groups[0]["lr"] == 0.1
 

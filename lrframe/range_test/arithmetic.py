@@ -20,10 +20,10 @@ A suggestion is read off the falling part of the smoothed curve: the steps from 
 first tenth is start-up noise, as fastai skips it) up to the minimum of the smoothed loss. Every
 method gives an lr below the minimum-loss lr:
 
-    steepest  the step where the smoothed loss falls fastest against log(lr) (lrframe's default).
+    steepest  the step where the smoothed loss falls fastest against log(lr).
     valley    fastai's default since 2021 (fastai PR #3377): the longest valley (the longest strictly
               decreasing run of the smoothed loss), taken halfway down.
-    minimum   the minimum-loss lr / 10.
+    minimum   the minimum-loss lr / 10 (lrframe's default: ``conf/task/lr_find.yaml`` says why).
 
     >>> curve = Recorder(smoothing=0.0, diverge_factor=4.0)
     >>> for lr, loss in zip(ramp(1e-3, 1.0, 4, "exponential"), [2.0, 1.5, 1.0, 9.0]):

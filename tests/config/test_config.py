@@ -198,7 +198,7 @@ def test_default_config_is_valid_and_resolves_the_run():
 def test_lr_auto_is_valid_and_leaves_the_effective_lr_to_the_range_test():
     plan = make_plan("optimizer.lr=auto", "optimizer.lr_scaling=linear", "data.batch_size=128")
     assert plan.lr is None and plan.range_test == ("task.lr_find", plan.config["task"]["lr_find"])
-    assert plan.config["task"]["lr_find"]["suggestion"] == "steepest"
+    assert plan.config["task"]["lr_find"]["suggestion"] == "minimum"
     assert make_plan("task=lr_find").range_test[0] == "task"
 
 
