@@ -61,3 +61,12 @@ def builtin(group: str, node: dict) -> Builtin:
 def is_target(node: Any) -> bool:
     """A node that names its own callable with ``_target_`` (Hydra's convention)."""
     return isinstance(node, dict) and "_target_" in node
+
+
+def chosen(group: str, node: dict) -> str:
+    """How messages and titles name a group's option: ``GROUP=NAME`` or ``GROUP._target_=PATH``.
+
+    >>> chosen("warmup", {"name": "none", "_target_": "my_warmup.quadratic"})
+    'warmup._target_=my_warmup.quadratic'
+    """
+    return f"{group}._target_={node['_target_']}" if is_target(node) else f"{group}={node.get('name')}"

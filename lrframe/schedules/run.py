@@ -8,6 +8,11 @@ At optimizer step ``s`` with a warmup of ``W`` steps::
 
 ``time`` maps steps to the main schedule's unit and interval (see ``clock``). The lr of every
 parameter group at step ``s`` is its base lr times ``factor(s)``.
+
+A warmup of one's own is a ``_target_`` (``conf/warmup/NAME.yaml`` in the user's folder): called
+with the node's keys but its length (``steps``/``epochs``, lrframe's) and with ``steps=W`` where it
+takes it, it returns ``warmup(s)``, a function of the step; ``_partial_: true`` makes a function of
+``(s, steps, ...)`` that. Its factors must be finite and >= 0 at every warmup step.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from lrframe.config.errors import ConfigError, choice, integer, number
+from lrframe.config.registry import is_target
 from lrframe.schedules import peers
 from lrframe.schedules import warmup as warmups
 from lrframe.schedules.base import Schedule
@@ -96,9 +102,20 @@ class RunSchedule:
             self.main.load_state_dict(state)
 
 
+#: a warmup's own keys, never passed to a ``_target_``: its length
+LENGTH_KEYS = ("name", "steps", "epochs")
+#: the name ``warmup_arguments`` gives a warmup of one's own
+TARGET = "_target_"
+
+
+def warmup_option(node: dict, key: str = "warmup.name") -> tuple[str, Any]:
+    """How an error names the warmup: ``(key, NAME)`` or ``("warmup._target_", PATH)``."""
+    return ("warmup._target_", node["_target_"]) if is_target(node) else (key, node.get("name"))
+
+
 def warmup_steps(node: dict, clock: Clock) -> int:
     """The warmup length in optimizer steps: ``warmup.steps`` if set, else ``warmup.epochs``."""
-    if node.get("name", "none") == "none":
+    if node.get("name", "none") == "none" and not is_target(node):
         return 0
     if node.get("steps") is not None:
         steps = integer("warmup.steps", node["steps"], ge=0)
@@ -122,7 +139,10 @@ def warmup_keys(name: str) -> tuple[str, ...]:
 
 
 def warmup_arguments(node: dict, clock: Clock) -> tuple[str, int, dict]:
-    """The warmup's name, length in optimizer steps and the shape's arguments (extras filled in)."""
+    """The warmup's name (``TARGET`` for a ``_target_``), length in optimizer steps and the shape's
+    arguments (extras filled in; a ``_target_``'s: its node)."""
+    if is_target(node):
+        return TARGET, _target_steps(node, clock), node
     name = choice("warmup.name", node.get("name"), ("none", *warmups.SHAPES))
     allowed = warmup_keys(name)
     for key in node:
@@ -135,11 +155,47 @@ def warmup_arguments(node: dict, clock: Clock) -> tuple[str, int, dict]:
     return name, steps, arguments
 
 
+def _target_steps(node: dict, clock: Clock) -> int:
+    """A ``_target_`` warmup's length, its target imported and its keys checked against its signature."""
+    from lrframe.config.targets import check_target
+
+    if node.get("name", "none") != "none":
+        raise ConfigError("warmup._target_", node["_target_"], f"given on top of warmup={node['name']}, whose keys "
+                          "would go to it; expected warmup=none +warmup._target_=... or a conf/warmup/NAME.yaml")
+    if node.get("steps") is None and node.get("epochs") is None:
+        raise ConfigError("warmup.steps", None, "missing; a warmup given by _target_ needs its length "
+                                                "(warmup.steps or warmup.epochs)")
+    check_target("warmup", node, own_keys=LENGTH_KEYS, provided=("steps",))
+    return warmup_steps(node, clock)
+
+
+def _own_warmup(node: dict, steps: int) -> Schedule:
+    """Build a ``_target_`` warmup of ``steps`` steps and check its factor at every one of them."""
+    from lrframe.config.targets import build_target
+
+    shape = build_target("warmup", node, own_keys=LENGTH_KEYS, provided={"steps": steps})
+    if not callable(shape):
+        raise ConfigError("warmup._target_", node["_target_"], f"returned {type(shape).__name__}; expected a function "
+                                                               "of the step (or _partial_: true)")
+    for s in range(steps):
+        try:
+            factor = float(shape(s))
+        except Exception as error:  # noqa: BLE001 - the user's function failed: one line
+            raise ConfigError("warmup._target_", node["_target_"], f"failed at step {s}: {type(error).__name__}: "
+                              f"{' '.join(str(error).split())[:200]}") from None
+        if not factor >= 0 or factor == float("inf"):
+            raise ConfigError("warmup._target_", node["_target_"], f"gives the factor {factor} at step {s}; "
+                                                                   "expected a finite number >= 0")
+    return shape
+
+
 def build_warmup(name: str, steps: int, arguments: dict, lr: float, start: float) -> Schedule | None:
     """The warmup's shape; ``end_lr`` (an lr), if set, gives the ``end_factor`` of the main schedule's
     starting factor ``start`` that the warmup ends at."""
     if name == "none" or steps == 0:
         return None
+    if name == TARGET:
+        return _own_warmup(arguments, steps)
     arguments = dict(arguments)
     end_lr = arguments.pop("end_lr", None)
     try:
@@ -240,7 +296,7 @@ def build_run_schedule(scheduler: dict, warmup: dict, clock: Clock, lr: float,
     except ConfigError as error:
         raise error.under("scheduler") from None
     if warmup_name != "none" and steps and main(0) == 0:
-        raise ConfigError("warmup.name", warmup["name"], f"warms up to where the schedule starts, and "
+        raise ConfigError(*warmup_option(warmup), f"warms up to where the schedule starts, and "
                           f"scheduler={scheduler['name']} starts at 0 (it warms up by itself); expected warmup=none")
     warmup_fn = build_warmup(warmup_name, steps, warmup_kwargs, lr, main(0))
     resolved = {name: value for name, value in arguments.items() if name not in Pieces.INJECTED}

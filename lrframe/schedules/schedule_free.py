@@ -23,9 +23,10 @@ does RAdam (it warms up by itself): one-line errors.
 from __future__ import annotations
 
 from lrframe.config.errors import ConfigError, integer
+from lrframe.config.registry import chosen
 from lrframe.schedules.clock import Clock
 from lrframe.schedules.constant import unscheduled
-from lrframe.schedules.run import RunSchedule, warmup_arguments
+from lrframe.schedules.run import RunSchedule, warmup_arguments, warmup_option
 
 #: the built-in schedule-free optimizers that take ``warmup_steps`` (RAdam's does not)
 WARMED_UP = ("adamw_schedulefree", "sgd_schedulefree")
@@ -33,22 +34,21 @@ WARMED_UP = ("adamw_schedulefree", "sgd_schedulefree")
 
 def label(optimizer: dict) -> str:
     """How an error names the optimizer: ``optimizer=NAME`` or its ``_target_``."""
-    return f"optimizer={optimizer['name']}" if "name" in optimizer else f"optimizer._target_={optimizer['_target_']}"
+    return chosen("optimizer", optimizer)
 
 
 def warmup_steps(optimizer: dict, warmup: dict, clock: Clock) -> int:
     """The optimizer's ``warmup_steps`` for lrframe's ``warmup`` node; a one-line error where none fits."""
-    name = warmup.get("name")
+    name, option = warmup_arguments(warmup, clock)[0], warmup_option(warmup, "warmup")
     if name == "none":
-        warmup_arguments(warmup, clock)  # its keys
         return 0
     if optimizer.get("name") not in WARMED_UP:
         why = ("warms up by itself (RAdam's rectification)" if optimizer.get("name") == "radam_schedulefree"
                else "takes its warmup in its own node (warmup_steps)")
-        raise ConfigError("warmup", name, f"{label(optimizer)} {why}; expected warmup=none")
+        raise ConfigError(*option, f"{label(optimizer)} {why}; expected warmup=none")
     if name != "linear":
-        raise ConfigError("warmup", name, f"{label(optimizer)} warms up linearly only (its warmup_steps); "
-                                          "expected warmup=linear or warmup=none")
+        raise ConfigError(*option, f"{label(optimizer)} warms up linearly only (its warmup_steps); "
+                                   "expected warmup=linear or warmup=none")
     _, steps, arguments = warmup_arguments(warmup, clock)
     for key, value in (("start_factor", 0.0), ("end_factor", 1.0), ("end_lr", None)):
         if arguments[key] != value:

@@ -19,6 +19,7 @@ from pathlib import Path
 
 from lrframe.config.errors import show
 from lrframe.config.groups import is_schedule_free
+from lrframe.config.registry import chosen
 from lrframe.config.validate import Plan
 from lrframe.schedules import RunSchedule, schedule_free
 
@@ -122,11 +123,11 @@ def _envelope(values: list[float]):
 def title(plan: Plan) -> str:
     """The figure's title: the schedule and warmup chosen (a schedule-free optimizer's own lr; SWA)."""
     cfg = plan.config
-    warmup = f"warmup={cfg['warmup']['name']}"
+    warmup = chosen("warmup", cfg["warmup"])
     if is_schedule_free(cfg["optimizer"]):
         return f"{schedule_free.label(cfg['optimizer'])} (its own lr: no schedule), {warmup}"
     swa = f", swa={cfg['swa']['name']}" if cfg["swa"]["name"] != "none" else ""
-    return f"scheduler={cfg['scheduler']['name']}, {warmup}{swa}"
+    return f"{chosen('scheduler', cfg['scheduler'])}, {warmup}{swa}"
 
 
 def png(rows: Table, title: str) -> bytes:

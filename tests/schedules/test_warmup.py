@@ -1,6 +1,7 @@
 """Warmup shapes: linear against Paddle's LinearWarmup formula; exponential and constant by definition."""
 
 import math
+from pathlib import Path
 
 import pytest
 
@@ -123,6 +124,44 @@ def test_exponential_warmup_grows_geometrically_to_its_end_factor():
      "warmup.warmup_type=cosine: transformers' key; here the warmup's shape is its name: warmup=linear | cosine | 1-sqrt"),
 ])
 def test_bad_warmup_ends_are_one_line_errors(warmup, message):
+    with pytest.raises(ConfigError) as error:
+        ours(EXPONENTIAL, warmup=warmup)
+    assert str(error.value).startswith(message) and "\n" not in str(error.value)
+
+
+USER_PROJECT = Path(__file__).resolve().parents[1] / "fixtures" / "user_project"
+
+
+@pytest.fixture
+def user_code(monkeypatch):
+    monkeypatch.syspath_prepend(str(USER_PROJECT))
+
+
+@pytest.mark.parametrize("warmup", [
+    {"_target_": "my_warmup.quadratic", "steps": 8, "power": 3.0},
+    {"_target_": "my_warmup.polynomial_factor", "_partial_": True, "steps": 8, "power": 3.0},
+])
+def test_a_warmup_of_ones_own_ramps_by_its_formula_then_the_schedule_starts(user_code, warmup):
+    lrs = ours(EXPONENTIAL, warmup=warmup)[0]
+    assert lrs[:8] == pytest.approx([LR * (s / 8) ** 3 for s in range(8)], rel=1e-12, abs=0)
+    assert lrs[8:11] == pytest.approx([LR, LR * 0.95, LR * 0.95 ** 2])
+
+
+@pytest.mark.parametrize("warmup, message", [
+    ({"_target_": "my_warmup.quadratic", "power": 2.0},
+     "warmup.steps=null: missing; a warmup given by _target_ needs its length (warmup.steps or warmup.epochs)"),
+    ({"_target_": "my_warmup.quadratic", "steps": 4, "powr": 2.0},
+     "warmup.powr=2.0: my_warmup.quadratic takes no argument powr; it takes: steps, power"),
+    ({"_target_": "my_warmup.quadratic", "steps": 4, "power": -1.0},
+     "warmup._target_=my_warmup.quadratic: failed at step 0: ZeroDivisionError: "),
+    ({"_target_": "my_warmup.polynomial_factor", "steps": 4, "power": 0.5, "_partial_": True, "name": "linear"},
+     "warmup._target_=my_warmup.polynomial_factor: given on top of warmup=linear"),
+    ({"_target_": "my_warmup.polynomial_factor", "steps": 4, "power": 2.0},
+     "warmup.s=null: missing; my_warmup.polynomial_factor requires it"),  # a function of the step: _partial_
+    ({"_target_": "operator.neg", "_partial_": True, "steps": 4},
+     "warmup._target_=operator.neg: gives the factor -1.0 at step 1; expected a finite number >= 0"),
+])
+def test_a_bad_warmup_of_ones_own_is_one_line(user_code, warmup, message):
     with pytest.raises(ConfigError) as error:
         ours(EXPONENTIAL, warmup=warmup)
     assert str(error.value).startswith(message) and "\n" not in str(error.value)
