@@ -8,6 +8,7 @@ is given, and run directories go under its own ``outputs/`` and ``multirun/``.
 from __future__ import annotations
 
 import os
+import re
 import sys
 from pathlib import Path
 
@@ -18,7 +19,10 @@ from lrframe.cli.precheck import CONFIG_DIR_FLAGS, precheck
 from lrframe.config.defaults import CONFIG_DIR
 from lrframe.config.launch import secondary_overrides
 from lrframe.config.errors import Interrupted, fail, message_of
-from lrframe.config.validate import validate
+from lrframe.config.validate import GROUPS, validate
+
+#: ``GROUP._target_=...`` of a config group, as typed (no ``+``/``++``/``~`` of Hydra's)
+TARGET_OVERRIDE = re.compile(rf"^(?:{'|'.join(GROUPS)})\._target_=")
 
 
 def main() -> None:
@@ -33,10 +37,13 @@ def main() -> None:
 
 def command_line(argv: list[str], cwd: Path) -> list[str]:
     """The arguments Hydra gets: ``argv``, with ``--config-dir conf`` first when run from a folder
-    that has its own ``conf/`` and names no config directory, and the overrides of a rank > 0 that
-    torchrun or srun started (``secondary_overrides``)."""
+    that has its own ``conf/`` and names no config directory, ``GROUP._target_=X`` as Hydra's
+    add-or-override ``++GROUP._target_=X`` (a built-in option has no ``_target_`` to override: the
+    target replaces it, ``lrframe.config.validate``), and the overrides of a rank > 0 that torchrun
+    or srun started (``secondary_overrides``)."""
     given = any(arg in CONFIG_DIR_FLAGS or arg.startswith("--config-dir=") for arg in argv)
     own = cwd / "conf"
+    argv = [f"++{arg}" if TARGET_OVERRIDE.match(arg) else arg for arg in argv]
     if not given and own.is_dir() and own.resolve() != CONFIG_DIR:
         argv = ["--config-dir", str(own), *argv]
     return [*argv, *secondary_overrides(argv)]

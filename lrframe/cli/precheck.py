@@ -83,7 +83,10 @@ def _compose_error(error: Exception, overrides: list[str], config_dir: Path) -> 
         rest = [o for o in overrides if o.lstrip("+~").partition("=")[0] != full_key]
         node = compose_config(rest, config_dir).get(parent) if parent else None
         allowed = ", ".join(node.keys()) if isinstance(node, DictConfig) else "see docs/reference.md"
-        return ConfigError(full_key, _override_value(overrides, full_key), f"unknown key; allowed: {allowed}")
+        value = _override_value(overrides, full_key)
+        if isinstance(node, DictConfig) and "_target_" in node:  # an argument the target takes, not yet in the node
+            allowed += f" (another argument of {parent}._target_: +{full_key}={value})"
+        return ConfigError(full_key, value, f"unknown key; allowed: {allowed}")
     return " ".join(str(error).split())
 
 

@@ -37,6 +37,8 @@ GROUPS = ("data", "model", "init", "optimizer", "scheduler", "warmup", "swa", "l
 TOP_LEVEL = (*GROUPS, "seed", "resume", "resume_allow_changes")
 #: groups that take a built-in name or a _target_ through the registry (scheduler: its catalogue)
 REGISTERED = ("data", "model", "init", "optimizer", "loss", "metrics", "module")
+#: the keys lrframe reads itself in a registered group given by _target_ (kept when one replaces a built-in)
+TARGET_OWN_KEYS = {"data": groups.DATA_KEYS, "init": groups.INIT_KEYS, "optimizer": (*groups.OPTIMIZER_KEYS, "lr")}
 
 LR_SCALING = {"none": lambda ratio: 1.0, "linear": lambda ratio: ratio, "sqrt": math.sqrt}
 #: the largest learning rate a float32 parameter group can hold
@@ -217,6 +219,23 @@ def _node(cfg: dict, key: str) -> dict:
     if not isinstance(node, dict):
         raise ConfigError(key, node, "expected a config group (pick one with " + f"{key}=NAME)")
     return node
+
+
+def _replacing_builtin(group: str, node: dict, cfg: dict) -> dict:
+    """A ``_target_`` given on top of a built-in option (``model._target_=my_model.Net`` with the
+    default ``model=mlp``) replaces it: the option's name and its keys still at their YAML defaults go;
+    keys set otherwise go to the target, and the keys lrframe reads itself for a target stay."""
+    from lrframe.config.defaults import option_node
+
+    if not is_target(node) or "name" not in node:
+        return node
+    try:
+        defaults = option_node(group, node["name"], cfg)
+    except ConfigError:
+        return node  # not one of lrframe's options: its keys go to the target as they are
+    own = TARGET_OWN_KEYS.get(group, ())
+    return {key: value for key, value in node.items()
+            if key != "name" and (key in own or key not in defaults or defaults[key] != value)}
 
 
 def _check_data_keys(node: dict) -> None:
@@ -449,6 +468,7 @@ def validate(cfg: Any) -> Plan:
     known_keys(cfg, TOP_LEVEL, "the config")
     for group in GROUPS:
         _node(cfg, group)
+    cfg = {**cfg, **{group: _replacing_builtin(group, cfg[group], cfg) for group in REGISTERED}}
     integer("seed", cfg.get("seed"), ge=0, le=MAX_SEED)
     _check_resume(cfg.get("resume"))
     boolean("resume_allow_changes", cfg.get("resume_allow_changes"))

@@ -107,6 +107,23 @@ def test_own_dataset_resumes_bit_exactly_after_sigkill_mid_epoch(project):
 
 
 @pytest.mark.slow
+def test_a_target_typed_over_the_default_model_and_optimizer_replaces_them(project):
+    """The command a new user types first: model._target_=... over model=mlp, optimizer._target_=...
+    over optimizer=sgd; the built-ins' keys left at their defaults do not reach the targets."""
+    result = lrframe(project, "data=digit_images", "model._target_=my_model.SmallCNN", "+model.channels=8",
+                     "optimizer._target_=torch.optim.NAdam", "optimizer.lr=0.02", "trainer.max_epochs=8",
+                     "hydra.run.dir=run")
+    assert result.returncode == 0, result.stderr
+    checkpoint = torch.load(project / "run" / "checkpoints" / "last.ckpt", weights_only=True)
+    config = checkpoint["hyper_parameters"]["config"]
+    assert config["model"] == {"_target_": "my_model.SmallCNN", "channels": 8}  # num_classes: from the data
+    assert config["optimizer"]["_target_"] == "torch.optim.NAdam" and "momentum" not in config["optimizer"]
+    assert "momentum_decay" in checkpoint["optimizer_states"][0]["param_groups"][0]  # NAdam's own
+    assert checkpoint["state_dict"]["model.features.0.weight"].shape[0] == 8
+    assert read_metrics(project / "run")["val/acc"] >= 0.9
+
+
+@pytest.mark.slow
 def test_bad_inputs_are_one_line_each(project):
     (project / "conf" / "model" / "typo.yaml").write_text("_target_: my_modle.SmallCNN\nnum_classes: 10\n")
     (project / "conf" / "model" / "narrow.yaml").write_text("_target_: my_model.SmallCNN\nnum_classes: 7\n")
@@ -120,6 +137,11 @@ def test_bad_inputs_are_one_line_each(project):
         ("model=narrow", "trainer.max_epochs=2"): "outputs 7 values per sample; the data has 10 classes",
         ("data=diabetes_dm", "trainer.max_epochs=2"): "loss.name=cross_entropy: needs integer class labels",
         ("loss=mse", "trainer.max_epochs=2"): "loss.name=mse: needs real-valued targets",
+        ("model._target_=my_model.SmallCNN", "model.channels=8"):
+            "model.channels=8: unknown key; allowed: name, hidden, activation, _target_ (another argument of "
+            "model._target_: +model.channels=8)",
+        ("optimizer._target_=torch.optim.NAdam", "optimizer.nesterov=true"):
+            "optimizer.nesterov=true: torch.optim.NAdam takes no argument nesterov",
     }
     for args, expected in cases.items():
         line = one_error_line(lrframe(project, *args, "hydra.run.dir=bad"))

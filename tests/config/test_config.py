@@ -270,3 +270,26 @@ def test_cycled_momentum_needs_an_optimizer_with_momentum():
     cfg = OmegaConf.to_container(compose_config("scheduler=onecycle", "optimizer=adagrad"), resolve=True)
     with pytest.raises(ConfigError, match=r"^scheduler\.cycle_momentum=true: optimizer=adagrad has no momentum"):
         validate(cfg)
+
+
+def test_a_target_over_a_builtin_option_keeps_only_the_keys_set_otherwise_and_lrframes_own():
+    """optimizer._target_=torch.optim.NAdam over optimizer=sgd: sgd's name, momentum, dampening,
+    nesterov and weight_decay at their YAML defaults go (NAdam takes no momentum); a key set on the
+    command line goes to the target; lrframe's own keys for an optimizer (lr, lr_scaling, ...) stay."""
+    sgd = make_plan().config["optimizer"]
+    plan = make_plan("++optimizer._target_=torch.optim.NAdam", "optimizer.weight_decay=0.01")
+    assert plan.config["optimizer"] == {"_target_": "torch.optim.NAdam", "weight_decay": 0.01,
+                                        **{key: sgd[key] for key in ("lr", "lr_scaling", "base_batch_size",
+                                                                     "no_decay_bias_and_norm", "lr_multipliers",
+                                                                     "param_groups", "layer_decay")}}
+    assert make_plan("++loss._target_=torch.nn.CrossEntropyLoss").config["loss"] == {
+        "_target_": "torch.nn.CrossEntropyLoss"}  # label_smoothing 0.0, the default, is cross_entropy's
+    with pytest.raises(ConfigError, match=r"^optimizer\.nesterov=true: torch\.optim\.NAdam takes no argument nesterov"):
+        make_plan("++optimizer._target_=torch.optim.NAdam", "optimizer.nesterov=true")
+
+
+def test_a_target_typed_without_a_plus_is_hydras_add_or_override(tmp_path):
+    from lrframe.cli.main import command_line
+
+    assert command_line(["model._target_=my.Net", "+loss._target_=my.loss", "model.hidden=[8]", "-m"], tmp_path) == [
+        "++model._target_=my.Net", "+loss._target_=my.loss", "model.hidden=[8]", "-m"]
