@@ -2,7 +2,7 @@
 
 A run keeps one file, ``<run dir>/checkpoints/last.ckpt``, always its newest state. It is written
 to a temporary file of a fresh name in the same directory, flushed to disk (``fsync``) and renamed
-over ``last.ckpt`` (see ``lrframe.resume.files``), so a process killed while saving leaves the
+over ``last.ckpt`` (see ``lrframe.run_files``), so a process killed while saving leaves the
 previous ``last.ckpt`` intact; the temporary files such a kill leaves are removed by the next run's
 first save (the run holds its directory's lock, so no other writer is at work there). Training does not wait for the disk: the checkpoint is
 serialized where it is taken and written by a background thread. Checkpoints hold plain
@@ -32,7 +32,7 @@ from lightning.fabric.plugins.io.torch_io import TorchCheckpointIO
 from lrframe.config.validate import Plan
 from lrframe.config.errors import ConfigError, show
 from lrframe.resume.changes import Change, config_changes, no_effect
-from lrframe.resume.files import partial_files, write_atomically
+from lrframe.run_files import partial_files, write_atomically
 
 log = logging.getLogger(__name__)
 

@@ -22,7 +22,7 @@ from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
 
 from lrframe.sweeps.sweep import COLUMNS, JOB_FILE, METRICS, _cell, write_board, write_csv, write_figure
-from lrframe.tasks import METRICS_FILE, read_metrics
+from lrframe.run_files import METRICS_FILE, read_metrics
 
 log = logging.getLogger(__name__)
 

@@ -32,9 +32,8 @@ from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, OmegaConf
 
 from lrframe.config.errors import ConfigError, Interrupted, message_of
-from lrframe.resume.files import write_text_atomically
+from lrframe.run_files import METRICS_FILE, read_metrics, write_text_atomically
 from lrframe.sweeps import trial, watchdog
-from lrframe.tasks import METRICS_FILE, read_metrics
 
 log = logging.getLogger(__name__)
 

@@ -6,19 +6,11 @@ A task module is imported only when it runs, so validating a config never import
 from __future__ import annotations
 
 import importlib
-import json
 import logging
 import warnings
 from pathlib import Path
 
 from lrframe.config.validate import Plan
-
-#: what a finished task leaves in its run directory: its final metrics
-METRICS_FILE = "metrics.json"
-
-
-def read_metrics(run_dir: Path) -> dict:
-    return json.loads((run_dir / METRICS_FILE).read_text())
 
 
 def quiet_libraries() -> None:

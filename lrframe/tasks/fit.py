@@ -16,7 +16,8 @@ from lrframe.resume.checkpoint import AtomicCheckpointIO, ResumePoint, resume_po
 from lrframe.config.validate import Plan
 from lrframe.resume.fault_tolerance import fault_tolerance, lightning_limits
 from lrframe.training.record import RunRecord, command_line_overrides, first_keys, hyperparameters, in_multirun
-from lrframe.tasks import preview, read_metrics
+from lrframe.run_files import read_metrics
+from lrframe.tasks import preview
 from lrframe.optim.optimizer import model_layer_count
 from lrframe.training.ranks import RanksAgree, facts
 from lrframe.config.launch import is_secondary_rank

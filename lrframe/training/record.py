@@ -34,8 +34,7 @@ import lightning.pytorch as pl
 
 from lrframe.config.validate import Plan
 from lrframe.config.errors import show
-from lrframe.resume.files import write_text_atomically
-from lrframe.tasks import METRICS_FILE
+from lrframe.run_files import METRICS_FILE, write_text_atomically
 from lrframe.training import board
 from lrframe.training.callbacks import newest_metrics
 

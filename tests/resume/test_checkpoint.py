@@ -75,7 +75,7 @@ def full_disk(monkeypatch):
     import errno
     import os
 
-    from lrframe.resume import files
+    from lrframe import run_files as files
 
     real_fdopen, writes = os.fdopen, []
 

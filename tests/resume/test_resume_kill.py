@@ -145,7 +145,7 @@ for version in range(1_000_000):
 
 
 def test_sigkill_while_saving_leaves_the_previous_checkpoint_whole(tmp_path):
-    from lrframe.resume.files import partial_files
+    from lrframe.run_files import partial_files
 
     path = tmp_path / "last.ckpt"
     for _ in range(5):  # until the kill lands in the middle of a write

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import torch
 
-from lrframe.resume.files import write_atomically
+from lrframe.run_files import write_atomically
 
 
 def _progress(total: int, current: int, *, started: bool = True, processed: bool = True,

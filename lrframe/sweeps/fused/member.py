@@ -257,13 +257,13 @@ class Member:
         """The sweep's objective, as ``cli.main`` returns it."""
         if self.error is not None:
             return None
-        from lrframe.tasks import read_metrics
+        from lrframe.run_files import read_metrics
 
         metrics = read_metrics(self.run_dir)
         return metrics.get(metrics.get("monitor", "val/acc"))
 
     def summary_line(self) -> str:
-        from lrframe.tasks import read_metrics
+        from lrframe.run_files import read_metrics
 
         metrics = read_metrics(self.run_dir)
         shown = " ".join(dict.fromkeys(f"{key}={metrics[key]:.4f}" for key in (self.monitor[0], "val/loss")

@@ -1,4 +1,5 @@
-"""Files a run writes, written atomically: a reader (or a crash) sees the old file or the new, never half.
+"""Files a run writes (``metrics.json``, ``last.ckpt``, ...), written atomically: a reader (or a crash)
+sees the old file or the new, never half.
 
 The data goes to a temporary file with a fresh name in the same directory, created exclusively
 (``O_CREAT | O_EXCL | O_NOFOLLOW``: a file or symlink planted under that name is never opened, let
@@ -11,6 +12,7 @@ line naming the file and the cause; the target is left as it was. No torch here:
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import secrets
 from pathlib import Path
@@ -18,6 +20,12 @@ from pathlib import Path
 from lrframe.config.errors import WriteFailed
 
 PARTIAL = ".partial"
+#: what a finished task leaves in its run directory: its final metrics
+METRICS_FILE = "metrics.json"
+
+
+def read_metrics(run_dir: Path) -> dict:
+    return json.loads((run_dir / METRICS_FILE).read_text())
 
 
 def partial_files(path: Path) -> list[Path]:
