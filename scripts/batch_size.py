@@ -29,9 +29,10 @@ from experiment_runs import Run, arguments, runs_of
 
 from lrframe.config.validate import validate
 
-STYLE = {"none": ("tab:red", "lr 0.1 at every batch size (lr_scaling=none)"),
-         "linear": ("tab:blue", "lr 0.1 x batch / 64 (lr_scaling=linear)"),
-         "sqrt": ("tab:green", "lr 0.1 x sqrt(batch / 64) (lr_scaling=sqrt)")}
+#: lr_scaling -> (color, label given the base lr and batch)
+STYLE = {"none": ("tab:red", "lr {lr:g} at every batch size (lr_scaling=none)"),
+         "linear": ("tab:blue", "lr {lr:g} x batch / {batch} (lr_scaling=linear)"),
+         "sqrt": ("tab:green", "lr {lr:g} x sqrt(batch / {batch}) (lr_scaling=sqrt)")}
 
 
 def to_target(run: Run, target: float) -> tuple[float, int] | None:
@@ -72,7 +73,8 @@ def title(run: Run) -> str:
             f"{cfg['trainer']['max_epochs']} epochs; median and range over seeds")
 
 
-def draw(table: dict, target: float, out: Path, title: str) -> None:
+def draw(table: dict, target: float, out: Path, title: str, base: dict) -> None:
+    """The three panels; ``base``: the runs' optimizer config (its lr holds at base_batch_size)."""
     figure = Figure(figsize=(16, 4.6), layout="constrained")
     FigureCanvasAgg(figure)
     panels = [("seconds", f"seconds to val/acc >= {target:g}"),
@@ -85,7 +87,8 @@ def draw(table: dict, target: float, out: Path, title: str) -> None:
             errors = [[m - min(v) for m, v in zip(medians, values)],
                       [max(v) - m for m, v in zip(medians, values)]]
             color, label = STYLE[scaling]
-            ax.errorbar(sizes, medians, yerr=errors, fmt="-o", ms=4, capsize=3, color=color, label=label)
+            ax.errorbar(sizes, medians, yerr=errors, fmt="-o", ms=4, capsize=3, color=color,
+                        label=label.format(lr=base["lr"], batch=base["base_batch_size"]))
             missed = sorted(size for size, cell in cells.items() if len(cell[key]) < len(cell["lr"]))
             if missed:
                 diverged = any(cells[size]["failed"] for size in missed)
@@ -131,7 +134,7 @@ def run(name: str, description: str, argv: list[str] | None, target: float) -> N
     args = parser.parse_args(argv)
     runs = runs_of(name, args, jobs=True)
     table = summary(runs, args.target)
-    draw(table, args.target, args.out, title(runs[0]))
+    draw(table, args.target, args.out, title(runs[0]), runs[0].config["optimizer"])
     print("\n".join(report(table, args.target, runs[0].config["optimizer"]["base_batch_size"])))
     print(f"runs in {runs[0].path.parent}; wrote {args.out}")
 
