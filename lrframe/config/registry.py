@@ -63,10 +63,22 @@ def is_target(node: Any) -> bool:
     return isinstance(node, dict) and "_target_" in node
 
 
+def option(group: str, node: dict, name_key: str | None = None) -> tuple[str, Any]:
+    """How an error names a group's option, as its key and value: ``(GROUP._target_, PATH)`` for a
+    ``_target_``, else ``(name_key, NAME)`` (``name_key`` defaults to ``GROUP``; ``GROUP.name`` also reads).
+
+    >>> option("warmup", {"name": "none", "_target_": "my_warmup.quadratic"}, "warmup.name")
+    ('warmup._target_', 'my_warmup.quadratic')
+    >>> option("warmup", {"name": "linear"}, "warmup.name")
+    ('warmup.name', 'linear')
+    """
+    return (f"{group}._target_", node["_target_"]) if is_target(node) else (name_key or group, node.get("name"))
+
+
 def chosen(group: str, node: dict) -> str:
     """How messages and titles name a group's option: ``GROUP=NAME`` or ``GROUP._target_=PATH``.
 
     >>> chosen("warmup", {"name": "none", "_target_": "my_warmup.quadratic"})
     'warmup._target_=my_warmup.quadratic'
     """
-    return f"{group}._target_={node['_target_']}" if is_target(node) else f"{group}={node.get('name')}"
+    return "{}={}".format(*option(group, node))

@@ -22,7 +22,7 @@ from typing import Any
 
 from lrframe.config import groups, param_groups
 from lrframe.config.errors import ConfigError, boolean, choice, integer, known_keys, number, show
-from lrframe.config.registry import builtin, is_target
+from lrframe.config.registry import builtin, chosen, is_target, option
 from lrframe.config.targets import check_target
 from lrframe.data.datasets import split_sizes
 from lrframe.range_test.arithmetic import MIN_STEPS, RAMPS, SUGGESTIONS
@@ -362,11 +362,9 @@ def _check_averaging(cfg: dict) -> None:
     if not isinstance(swa.get("name"), str):
         raise ConfigError("swa.name", swa.get("name"), "expected none or default (pick one with swa=NAME)")
     if groups.is_schedule_free(optimizer):
-        which = schedule_free.label(optimizer)
+        which = chosen("optimizer", optimizer)
         if is_target(scheduler) or scheduler.get("name") != "none":
-            key, value = ("scheduler._target_", scheduler["_target_"]) if is_target(scheduler) else \
-                ("scheduler", scheduler.get("name"))
-            raise ConfigError(key, value, f"{which} replaces the lr schedule (it averages its iterates instead, "
+            raise ConfigError(*option("scheduler", scheduler), f"{which} replaces the lr schedule (it averages its iterates instead, "
                               "Defazio et al. 2024); expected scheduler=none")
         if swa["name"] != "none":
             raise ConfigError("swa", swa["name"], f"{which} averages its iterates already; expected swa=none")

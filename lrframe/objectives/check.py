@@ -12,7 +12,7 @@ import torch
 
 from lrframe.config.errors import ConfigError
 from lrframe.config.groups import LOSSES
-from lrframe.config.registry import is_target
+from lrframe.config.registry import is_target, option
 
 
 def target_kind(targets: torch.Tensor) -> str:
@@ -21,8 +21,7 @@ def target_kind(targets: torch.Tensor) -> str:
 
 
 def model_key(config: dict) -> tuple[str, str]:
-    node = config["model"]
-    return ("model._target_", node["_target_"]) if is_target(node) else ("model.name", node["name"])
+    return option("model", config["model"], "model.name")
 
 
 def check_objective(config: dict, model: torch.nn.Module, loss_fn, batch,
@@ -67,10 +66,8 @@ def check_objective(config: dict, model: torch.nn.Module, loss_fn, batch,
         loss = loss_fn(output, y)
     except Exception as error:  # noqa: BLE001 - a user's loss that cannot take these
         reason = " ".join(str(error).split())[:200]
-        raise ConfigError("loss._target_" if is_target(loss_node) else "loss.name",
-                          loss_node.get("_target_", loss_node.get("name")),
-                          f"cannot apply to outputs {list(output.shape)} and targets {list(y.shape)}: "
-                          f"{type(error).__name__}: {reason}") from None
+        raise ConfigError(*option("loss", loss_node, "loss.name"), f"cannot apply to outputs {list(output.shape)} "
+                          f"and targets {list(y.shape)}: {type(error).__name__}: {reason}") from None
     if not torch.is_tensor(loss) or loss.numel() != 1:
         raise ConfigError("loss._target_", loss_node.get("_target_"), "must return one number (a scalar tensor)")
     return kind, output.shape[-1]

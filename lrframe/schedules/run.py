@@ -23,7 +23,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from lrframe.config.errors import ConfigError, choice, integer, number
-from lrframe.config.registry import is_target
+from lrframe.config.registry import is_target, option
 from lrframe.schedules import peers
 from lrframe.schedules import warmup as warmups
 from lrframe.schedules.base import Schedule
@@ -106,11 +106,6 @@ class RunSchedule:
 LENGTH_KEYS = ("name", "steps", "epochs")
 #: the name ``warmup_arguments`` gives a warmup of one's own
 TARGET = "_target_"
-
-
-def warmup_option(node: dict, key: str = "warmup.name") -> tuple[str, Any]:
-    """How an error names the warmup: ``(key, NAME)`` or ``("warmup._target_", PATH)``."""
-    return ("warmup._target_", node["_target_"]) if is_target(node) else (key, node.get("name"))
 
 
 def warmup_steps(node: dict, clock: Clock) -> int:
@@ -296,7 +291,7 @@ def build_run_schedule(scheduler: dict, warmup: dict, clock: Clock, lr: float,
     except ConfigError as error:
         raise error.under("scheduler") from None
     if warmup_name != "none" and steps and main(0) == 0:
-        raise ConfigError(*warmup_option(warmup), f"warms up to where the schedule starts, and "
+        raise ConfigError(*option("warmup", warmup, "warmup.name"), f"warms up to where the schedule starts, and "
                           f"scheduler={scheduler['name']} starts at 0 (it warms up by itself); expected warmup=none")
     warmup_fn = build_warmup(warmup_name, steps, warmup_kwargs, lr, main(0))
     resolved = {name: value for name, value in arguments.items() if name not in Pieces.INJECTED}

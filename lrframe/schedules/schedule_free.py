@@ -23,36 +23,31 @@ does RAdam (it warms up by itself): one-line errors.
 from __future__ import annotations
 
 from lrframe.config.errors import ConfigError, integer
-from lrframe.config.registry import chosen
+from lrframe.config.registry import chosen, option
 from lrframe.schedules.clock import Clock
 from lrframe.schedules.constant import unscheduled
-from lrframe.schedules.run import RunSchedule, warmup_arguments, warmup_option
+from lrframe.schedules.run import RunSchedule, warmup_arguments
 
 #: the built-in schedule-free optimizers that take ``warmup_steps`` (RAdam's does not)
 WARMED_UP = ("adamw_schedulefree", "sgd_schedulefree")
 
 
-def label(optimizer: dict) -> str:
-    """How an error names the optimizer: ``optimizer=NAME`` or its ``_target_``."""
-    return chosen("optimizer", optimizer)
-
-
 def warmup_steps(optimizer: dict, warmup: dict, clock: Clock) -> int:
     """The optimizer's ``warmup_steps`` for lrframe's ``warmup`` node; a one-line error where none fits."""
-    name, option = warmup_arguments(warmup, clock)[0], warmup_option(warmup, "warmup")
+    name, steps, arguments = warmup_arguments(warmup, clock)
     if name == "none":
         return 0
+    label = chosen("optimizer", optimizer)
     if optimizer.get("name") not in WARMED_UP:
         why = ("warms up by itself (RAdam's rectification)" if optimizer.get("name") == "radam_schedulefree"
                else "takes its warmup in its own node (warmup_steps)")
-        raise ConfigError(*option, f"{label(optimizer)} {why}; expected warmup=none")
+        raise ConfigError(*option("warmup", warmup), f"{label} {why}; expected warmup=none")
     if name != "linear":
-        raise ConfigError(*option, f"{label(optimizer)} warms up linearly only (its warmup_steps); "
-                                   "expected warmup=linear or warmup=none")
-    _, steps, arguments = warmup_arguments(warmup, clock)
+        raise ConfigError(*option("warmup", warmup), f"{label} warms up linearly only (its warmup_steps); "
+                                                     "expected warmup=linear or warmup=none")
     for key, value in (("start_factor", 0.0), ("end_factor", 1.0), ("end_lr", None)):
         if arguments[key] != value:
-            raise ConfigError(f"warmup.{key}", arguments[key], f"{label(optimizer)} warms up from 0 to its lr (its "
+            raise ConfigError(f"warmup.{key}", arguments[key], f"{label} warms up from 0 to its lr (its "
                               f"warmup_steps); expected warmup.{key}={'null' if value is None else value}")
     return steps
 

@@ -9,10 +9,10 @@ are the class's own arguments; TrainingModule builds it on the optimizer with Hy
 from __future__ import annotations
 
 from lrframe.config.errors import ConfigError, choice, text
-from lrframe.config.registry import is_target
+from lrframe.config.registry import is_target, option
 from lrframe.schedules.lambdas import importable
 from lrframe.schedules.plateau import MONITORED
-from lrframe.schedules.run import INTERVALS, warmup_option
+from lrframe.schedules.run import INTERVALS
 
 #: keys of the scheduler node that lrframe reads; all others go to the class
 OWN_KEYS = ("name", "interval", "unit", "monitor")
@@ -33,7 +33,7 @@ def check_target(node: dict, warmup: dict, task: str) -> None:
                                                           "one per scheduler.interval; expected null")
     choice("scheduler.monitor", node.get("monitor", MONITOR), MONITORED)
     if warmup.get("name") != "none" or is_target(warmup):
-        key, value = warmup_option(warmup)
+        key, value = option("warmup", warmup, "warmup.name")
         raise ConfigError(key, value, "cannot be joined to a scheduler given by _target_ (a torch class); "
                                       "expected warmup=none")
     if task == "preview":

@@ -21,7 +21,7 @@ from lrframe.config.errors import show
 from lrframe.config.groups import is_schedule_free
 from lrframe.config.registry import chosen
 from lrframe.config.validate import Plan
-from lrframe.schedules import RunSchedule, schedule_free
+from lrframe.schedules import RunSchedule
 
 #: at most this many points per curve in the figure (min/max per bucket beyond)
 PLOT_POINTS = 4000
@@ -125,7 +125,7 @@ def title(plan: Plan) -> str:
     cfg = plan.config
     warmup = chosen("warmup", cfg["warmup"])
     if is_schedule_free(cfg["optimizer"]):
-        return f"{schedule_free.label(cfg['optimizer'])} (its own lr: no schedule), {warmup}"
+        return f"{chosen('optimizer', cfg['optimizer'])} (its own lr: no schedule), {warmup}"
     swa = f", swa={cfg['swa']['name']}" if cfg["swa"]["name"] != "none" else ""
     return f"{chosen('scheduler', cfg['scheduler'])}, {warmup}{swa}"
 
