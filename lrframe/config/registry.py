@@ -12,6 +12,7 @@ builds it. Its defaults live in its YAML file (``conf/<group>/<name>.yaml``), no
 The schedules' catalogue (``lrframe.schedules.CATALOGUE``) is the scheduler group's registry: a
 schedule's constructor is pure Python, so building it is its check.
 
+    >>> import lrframe.config.groups  # registers lrframe's built-ins
     >>> builtin("loss", {"name": "mse"}).build
     'lrframe.objectives.losses:mse'
 """
